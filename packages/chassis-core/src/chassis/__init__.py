@@ -1,0 +1,44 @@
+"""chassis: a pluggable microservice chassis on Connexion 3 and Flask 3."""
+
+from ._app import App, __version__
+from ._context import RequestContext, current_context
+from ._database import DatabaseCheck
+from ._markers import hookimpl, hookspec
+from ._outgoing import outgoing_headers
+from ._plugins import ENTRY_POINT_GROUP, PluginError, PluginInfo
+from ._problem import problem_response
+from ._resolver import MultipleResourceResolver
+from ._responses import OperationResult
+from ._settings import (
+    CommaList,
+    CorsSettings,
+    EnvelopeSettings,
+    HealthSettings,
+    PluginSettings,
+    Settings,
+    SettingsError,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "App",
+    "CommaList",
+    "CorsSettings",
+    "DatabaseCheck",
+    "EnvelopeSettings",
+    "HealthSettings",
+    "MultipleResourceResolver",
+    "OperationResult",
+    "PluginError",
+    "PluginInfo",
+    "PluginSettings",
+    "RequestContext",
+    "Settings",
+    "SettingsError",
+    "__version__",
+    "current_context",
+    "hookimpl",
+    "hookspec",
+    "outgoing_headers",
+    "problem_response",
+]

@@ -1,0 +1,116 @@
+"""The kernel's error handlers: every error leaves as problem+json with the request id."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from connexion.exceptions import ProblemException
+from connexion.http_facts import HTTP_STATUS_CODES
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from ._problem import GENERIC_500_DETAIL, problem_response
+
+if TYPE_CHECKING:
+    from ._app import App
+
+logger = logging.getLogger("chassis.errors")
+
+ErrorHandler = Callable[..., Any]
+
+
+def _title(status: int) -> str:
+    return HTTP_STATUS_CODES.get(status, "Error")
+
+
+def handle_problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+    """Connexion's own problems (validation, security, ...): keep their title and detail."""
+    status = exc.status
+    _log_http(request, status, exc.detail)
+    if status >= 500:
+        detail = GENERIC_500_DETAIL
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+    extensions = dict(exc.ext or {})
+    if exc.instance:
+        extensions["instance"] = exc.instance
+    return problem_response(
+        status,
+        exc.title or _title(status),
+        detail,
+        type=exc.type or "about:blank",
+        headers=exc.headers,
+        **extensions,
+    )
+
+
+def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+    """Starlette's and Werkzeug's HTTP errors (404 of an unknown route, 405, abort(...))."""
+    status = exc.status_code
+    _log_http(request, status, exc.detail)
+    detail = exc.detail if status < 500 and exc.detail != _title(status) else None
+    return problem_response(status, _title(status), detail, headers=exc.headers)
+
+
+def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Anything else: a generic 500; the stack trace goes to the log, never to the client."""
+    logger.error(
+        "unhandled %s in %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+    )
+    return problem_response(500, _title(500), GENERIC_500_DETAIL)
+
+
+def _log_http(request: ConnexionRequest, status: int, detail: Any) -> None:
+    level = logging.ERROR if status >= 500 else logging.INFO
+    logger.log(level, "%s %s -> %d %s", request.method, request.url.path, status, detail or "")
+
+
+def custom_handler(handler: ErrorHandler) -> Callable[[ConnexionRequest, Exception], Any]:
+    """Adapt a user's handler (``handler(request, exc)`` or connexion-plus's ``handler(exc)``).
+
+    It may return a ``ConnexionResponse``, a ``(body, status[, headers])`` tuple or a dict
+    (sent as problem+json with its ``status``). If it fails, the default 500 is sent.
+    """
+    try:
+        takes_request = len(inspect.signature(handler).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_request = True
+
+    def adapted(request: ConnexionRequest, exc: Exception) -> Any:
+        try:
+            result = handler(request, exc) if takes_request else handler(exc)
+            return _to_response(result)
+        except Exception as error:
+            logger.error("the custom error handler failed", exc_info=error)
+            return handle_unexpected(request, exc)
+
+    return adapted
+
+
+def _to_response(result: Any) -> ConnexionResponse:
+    if isinstance(result, ConnexionResponse):
+        return result
+    headers: dict[str, str] = {}
+    if isinstance(result, tuple):
+        body, status, *rest = result
+        if rest:
+            headers = dict(rest[0])
+    else:
+        body, status = result, 500
+    if isinstance(body, dict):
+        status = int(body.get("status", status))
+        extensions = {k: v for k, v in body.items() if k not in ("status", "title", "detail")}
+        return problem_response(
+            status, str(body.get("title", _title(status))), body.get("detail"), headers=headers,
+            **extensions,
+        )
+    return ConnexionResponse(status_code=int(status), body=body, headers=headers)
+
+
+def register_kernel_handlers(app: App, handler: ErrorHandler | None) -> None:
+    app.add_error_handler(ProblemException, handle_problem)
+    app.add_error_handler(HTTPException, handle_http)
+    app.add_error_handler(Exception, custom_handler(handler) if handler else handle_unexpected)

@@ -1,0 +1,220 @@
+"""Plugin discovery, selection and registration over the ``chassis.plugins`` entry points.
+
+Written over ``importlib.metadata`` rather than pluggy's ``load_setuptools_entrypoints``: that
+one imports in file-system order, drops duplicate names silently and cannot filter by
+settings before importing. Here nothing is imported until settings say the plugin is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from . import hookspecs
+from ._markers import PROJECT_NAME
+from ._settings import PluginSettings, Settings
+
+ENTRY_POINT_GROUP = "chassis.plugins"
+
+# First-party plugins, so that a missing one comes with the right ``pip install``.
+KNOWN_DISTRIBUTIONS = {
+    "tracing": "chassis-tracing",
+    "metrics": "chassis-metrics",
+    "optimizer": "chassis-optimizer",
+    "pagination": "chassis-pagination",
+    "auth": "chassis-auth",
+}
+
+logger = logging.getLogger("chassis.plugins")
+
+
+class PluginError(RuntimeError):
+    """A plugin that should load cannot: missing, failing to import, register or configure."""
+
+
+@dataclass
+class PluginInfo:
+    """What is known of one plugin: where it comes from and whether it is active."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+    enabled: bool = False
+    reason: str = ""
+    hooks: list[str] = field(default_factory=list)
+    plugin: object | None = None
+
+    @property
+    def origin(self) -> str:
+        if self.distribution:
+            return f"{self.distribution} {self.version}"
+        return "passed to App(plugins=...)"
+
+
+def discover() -> dict[str, EntryPoint]:
+    """The installed plugins by name; a name claimed by two distributions is an error."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        other = found.get(ep.name)
+        if other is not None and _dist_name(other) != _dist_name(ep):
+            raise PluginError(
+                f"plugin {ep.name!r} is provided by two distributions: "
+                f"{_dist_name(other)} and {_dist_name(ep)}; uninstall one"
+            )
+        found[ep.name] = ep
+    return found
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "?"
+
+
+def _dist_version(ep: EntryPoint) -> str:
+    return ep.dist.version if ep.dist is not None else "?"
+
+
+def explicit_names(plugins: Sequence[object] | Mapping[str, object] | None) -> dict[str, object]:
+    """Name the plugin objects passed to ``App(plugins=...)``."""
+    if plugins is None:
+        return {}
+    if isinstance(plugins, Mapping):
+        return dict(plugins)
+    named: dict[str, object] = {}
+    for plugin in plugins:
+        name = getattr(plugin, "chassis_plugin_name", None) or _object_name(plugin)
+        if name in named:
+            raise PluginError(f"two plugins passed to App are both named {name!r}")
+        named[name] = plugin
+    return named
+
+
+def _object_name(plugin: object) -> str:
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__.rsplit(".", 1)[-1]
+    return type(plugin).__name__.lower() if not isinstance(plugin, type) else plugin.__name__
+
+
+def select(
+    installed: Mapping[str, EntryPoint], settings: Settings, explicit: Iterable[str]
+) -> tuple[list[str], dict[str, PluginInfo]]:
+    """Decide, from settings alone, which installed plugins load and in which order."""
+    explicit = set(explicit)
+    infos = {
+        name: PluginInfo(
+            name, _dist_name(ep), _dist_version(ep), ep.value, reason="not selected"
+        )
+        for name, ep in installed.items()
+    }
+    disabled = set(settings.disabled_plugins)
+    wanted = settings.plugins if settings.plugins is not None else sorted(installed)
+    order: list[str] = []
+    for name in dict.fromkeys(wanted):
+        if name in explicit:
+            continue
+        toggle: PluginSettings | None = getattr(settings, name, None)
+        if name not in installed:
+            if settings.plugins is not None:
+                raise PluginError(_missing_message(name, "CHASSIS_PLUGINS"))
+            continue
+        if name in disabled:
+            infos[name].reason = "CHASSIS_DISABLED_PLUGINS"
+        elif toggle is not None and not toggle.enabled:
+            infos[name].reason = f"CHASSIS_{name.upper()}__ENABLED=false"
+        else:
+            order.append(name)
+            infos[name].reason = ""
+    if settings.plugins is not None:
+        for name in set(installed) - set(order) - disabled:
+            if infos[name].reason == "not selected":
+                infos[name].reason = "not listed in CHASSIS_PLUGINS"
+    # A section switched on explicitly for a plugin that is not installed is a mistake.
+    for name, value in (settings.model_extra or {}).items():
+        if name not in installed and isinstance(value, Mapping) and value.get("enabled"):
+            raise PluginError(_missing_message(name, f"CHASSIS_{name.upper()}__ENABLED"))
+    return order, infos
+
+
+def _missing_message(name: str, where: str) -> str:
+    hint = KNOWN_DISTRIBUTIONS.get(name)
+    fix = f"pip install {hint}" if hint else f"install the distribution that provides it"
+    return (
+        f"plugin {name!r} is enabled by {where} but is not installed: no distribution has an "
+        f"entry point {name!r} in group {ENTRY_POINT_GROUP!r}; {fix}"
+    )
+
+
+def load(ep: EntryPoint) -> object:
+    """Import one plugin, naming it, its distribution and version when that fails."""
+    try:
+        return ep.load()
+    except Exception as error:
+        raise PluginError(
+            f"plugin {ep.name!r} ({_dist_name(ep)} {_dist_version(ep)}) failed to import "
+            f"{ep.value!r}: {type(error).__name__}: {error}"
+        ) from error
+
+
+def new_manager() -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def register(manager: pluggy.PluginManager, info: PluginInfo, plugin: object) -> None:
+    try:
+        manager.register(plugin, name=info.name)
+    except Exception as error:
+        raise PluginError(f"plugin {info.name!r} ({info.origin}) failed to register: {error}") from error
+    info.plugin = plugin
+    info.enabled = True
+    info.hooks = sorted(
+        caller.name for caller in manager.get_hookcallers(plugin) or [] if caller.name
+    )
+
+
+def settings_models(manager: pluggy.PluginManager, names: Iterable[str]) -> dict[str, Any]:
+    """Each loaded plugin's settings model, from its own ``settings_model`` implementation."""
+    models: dict[str, type[BaseModel] | None] = dict.fromkeys(names)
+    for impl in manager.hook.settings_model.get_hookimpls():
+        try:
+            model = impl.function()
+        except Exception as error:
+            raise PluginError(f"plugin {impl.plugin_name!r}: settings_model() failed: {error}") from error
+        if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise PluginError(
+                f"plugin {impl.plugin_name!r}: settings_model() must return a pydantic model "
+                f"class (a chassis.PluginSettings subclass), not {model!r}"
+            )
+        models[impl.plugin_name] = model
+    return models
+
+
+def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
+    """Call a set-up hook one implementation at a time, so that a failure names its plugin."""
+    impls = getattr(manager.hook, hook_name).get_hookimpls()
+    # Set-up runs in registration order (the order of CHASSIS_PLUGINS, then App(plugins=...)),
+    # so the first plugin listed adds the outermost middleware; tryfirst/trylast still apply.
+    ordered = (
+        [impl for impl in impls if impl.tryfirst]
+        + [impl for impl in impls if not (impl.tryfirst or impl.trylast)]
+        + [impl for impl in impls if impl.trylast]
+    )
+    for impl in ordered:
+        args = {name: kwargs[name] for name in impl.argnames}
+        try:
+            impl.function(**args)
+        except PluginError:
+            raise
+        except Exception as error:
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} failed in {hook_name}: "
+                f"{type(error).__name__}: {error}"
+            ) from error

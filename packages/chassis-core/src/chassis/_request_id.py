@@ -1,0 +1,97 @@
+"""The outermost middleware: request id in and out, the request context, a last-resort 500."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._context import RequestContext, reset_context, set_context
+from ._problem import problem_body
+
+if TYPE_CHECKING:
+    from ._app import App
+
+logger = logging.getLogger("chassis.errors")
+
+# At most 128 visible ASCII characters: enough for any id format, too little to abuse logs.
+_VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Reads or makes the request id, sets :data:`chassis.current_context`, echoes the id.
+
+    Placed before Connexion's ExceptionMiddleware, so every response carries the id: the
+    400/401/404/405 of Connexion's middleware and 500s included. An exception that escapes
+    the inner stack (a broken middleware) is logged and answered with a problem+json 500.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        chassis_app: App | None = None,
+        header: str = "X-Request-ID",
+        context_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.chassis_app = chassis_app
+        self.header = header.lower().encode("latin-1")
+        self.context_factory = context_factory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = self._incoming_id(scope) or new_request_id()
+        context = RequestContext(request_id, scope, self.chassis_app)
+        if self.context_factory is not None:
+            context.custom = self.context_factory()
+        token = set_context(context)
+        id_header = (self.header, request_id.encode("ascii"))
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != self.header]
+                headers.append(id_header)
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error outside the application's error handlers")
+            if not started:
+                body = problem_body(500, "Internal Server Error", None)
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            reset_context(token)
+
+    def _incoming_id(self, scope: Scope) -> str | None:
+        for name, value in scope.get("headers", ()):
+            if name == self.header:
+                if _VALID_REQUEST_ID.fullmatch(value):
+                    return str(value.decode("ascii"))
+                return None
+        return None

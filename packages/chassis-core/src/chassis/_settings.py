@@ -1,0 +1,258 @@
+"""Settings: pydantic-settings models for the kernel, and the loader that adds plugin sections.
+
+Sources, highest first: keyword arguments -> environment -> ``.env`` -> the TOML file named
+by ``CHASSIS_CONFIG`` -> defaults. Prefix ``CHASSIS_``, nested delimiter ``__``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    SecretStr,
+    ValidationError,
+    create_model,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "CHASSIS_"
+NESTED_DELIMITER = "__"
+CONFIG_FILE_VARIABLE = "CHASSIS_CONFIG"
+
+
+class SettingsError(ValueError):
+    """Settings are invalid: raised at start-up with one line per problem, naming the variable."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+"""A list that environment variables give as ``a,b,c`` (TOML and keywords give real lists)."""
+
+
+class PluginSettings(BaseModel):
+    """Base class for a plugin's settings model (see the ``settings_model`` hook).
+
+    Every plugin section has ``enabled`` (``CHASSIS_<NAME>__ENABLED``); unknown keys are errors.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    enabled: bool = True
+
+
+class HealthSettings(BaseModel):
+    """Liveness and readiness probes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    liveness_path: str = "/healthz"
+    readiness_path: str = "/readyz"
+    timeout: PositiveFloat = Field(2.0, description="Seconds each readiness check may take.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL checked by /readyz (connectivity and alembic revision).",
+    )
+
+
+class CorsSettings(BaseModel):
+    """CORS through Starlette's CORSMiddleware, outermost, so error responses carry it too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    allow_origins: CommaList = Field(default_factory=list)
+    allow_origin_regex: str | None = None
+    allow_methods: CommaList = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    )
+    allow_headers: CommaList = Field(default_factory=lambda: ["*"])
+    allow_credentials: bool = False
+    expose_headers: CommaList = Field(default_factory=list)
+    max_age: int = Field(600, ge=0)
+
+
+class EnvelopeSettings(BaseModel):
+    """The ``{"meta": ..., "data": ...}`` response envelope (cst-micro-chassis's format)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+
+
+class Settings(BaseSettings):
+    """The kernel's settings. Plugin sections are added at start-up under each plugin's name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    service_name: str = Field("chassis-service", min_length=1)
+    service_version: str = "0.0.0"
+    plugins: CommaList | None = Field(
+        None,
+        description="Plugins to load, in order. Unset: every installed plugin. Empty: none.",
+    )
+    disabled_plugins: CommaList = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    request_id_header: str = Field("X-Request-ID", pattern=r"^[A-Za-z0-9-]+$")
+    json_indent: int | None = Field(
+        None, ge=0, le=8, description="Indent JSON responses (compact when unset)."
+    )
+    threads: int = Field(10, ge=1, le=512, description="Threads that run Flask views.")
+    error_handler: str | None = Field(
+        None,
+        description="'module:function' replacing the default error handler for exceptions.",
+    )
+    context_class: str | None = Field(
+        None,
+        description="'module:Class' built per request; reach it as current_context.custom.",
+    )
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+    envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, dotenv_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+class _PluginToggle(PluginSettings):
+    """What is read of a plugin's section before the plugin is imported: only ``enabled``."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Bootstrap(Settings):
+    """Reads what decides which plugins load; everything else is validated afterwards."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+
+def _config_file() -> Path | None:
+    name = os.environ.get(CONFIG_FILE_VARIABLE)
+    if not name:
+        return None
+    path = Path(name)
+    if not path.is_file():
+        raise SettingsError(f"{CONFIG_FILE_VARIABLE}={name!r}: no such file")
+    return path
+
+
+def variable_name(loc: Iterable[Any]) -> str:
+    """``("health", "timeout")`` -> ``CHASSIS_HEALTH__TIMEOUT``."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [part for part in item["loc"] if not isinstance(part, int)]
+        key = ".".join(str(part) for part in loc)
+        given = item.get("input")
+        shown = "" if isinstance(given, (dict, SecretStr)) or given is None else f", got {given!r}"
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting"
+        else:
+            message = item["msg"]
+        lines.append(f"  {variable_name(loc)} ({key}): {message}{shown}")
+    return "Invalid settings:\n" + "\n".join(lines)
+
+
+def _check_unknown_variables(known: set[str]) -> None:
+    """pydantic-settings ignores unknown environment variables; a typo should not pass silently."""
+    names: set[str] = {name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    env_file = Path(".env")
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        names |= {k for k in dotenv_values(env_file) if k.upper().startswith(ENV_PREFIX)}
+    unknown = []
+    for name in sorted(names):
+        if name.upper() == CONFIG_FILE_VARIABLE:
+            continue
+        top = name[len(ENV_PREFIX) :].split(NESTED_DELIMITER, 1)[0].lower()
+        if top not in known:
+            unknown.append(name)
+    if unknown:
+        hint = ", ".join(sorted(known))
+        raise SettingsError(
+            "Invalid settings:\n"
+            + "\n".join(f"  {name}: unknown setting" for name in unknown)
+            + f"\n  (known sections and settings: {hint})"
+        )
+
+
+def read_bootstrap(overrides: Mapping[str, Any], plugin_names: Iterable[str]) -> Settings:
+    """First pass: the kernel's own settings and each known plugin's ``enabled`` flag."""
+    model = create_model(  # type: ignore[call-overload]
+        "Settings",
+        __base__=_Bootstrap,
+        **{name: (_PluginToggle, Field(default_factory=_PluginToggle)) for name in plugin_names},
+    )
+    return _validate(model, overrides)
+
+
+def build_settings(
+    overrides: Mapping[str, Any],
+    sections: Mapping[str, type[BaseModel] | None],
+    dormant: Iterable[str] = (),
+) -> Settings:
+    """Second pass: the full settings, with a validated section for each loaded plugin.
+
+    ``sections`` maps each loaded plugin to its model (``None``: only ``enabled``); ``dormant``
+    names installed plugins that are not loaded, whose sections are accepted but not validated.
+    """
+    fields: dict[str, Any] = {}
+    for name, section in sections.items():
+        section = section or PluginSettings
+        fields[name] = (section, Field(default={}, validate_default=True))
+    for name in dormant:
+        fields.setdefault(name, (_PluginToggle, Field(default_factory=_PluginToggle)))
+    clash = set(fields) & set(Settings.model_fields)
+    if clash:
+        raise SettingsError(f"plugin names clash with core settings: {', '.join(sorted(clash))}")
+    model = create_model("Settings", __base__=Settings, **fields)
+    _check_unknown_variables(set(model.model_fields) | set(dormant))
+    return _validate(model, overrides)
+
+
+def _validate(model: type[Settings], overrides: Mapping[str, Any]) -> Settings:
+    try:
+        return model(**dict(overrides))
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

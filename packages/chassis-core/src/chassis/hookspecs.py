@@ -1,0 +1,155 @@
+"""Hook specifications: the seams between the chassis kernel and its plugins.
+
+A plugin is any object (usually a module) with functions marked ``@chassis.hookimpl`` and
+named like the hooks below. An implementation may take any subset of a hook's arguments.
+Hooks run last-registered first; ``@hookimpl(tryfirst=True)`` / ``trylast`` move one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._markers import hookspec
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._app import App
+    from ._responses import OperationResult
+    from ._settings import Settings
+
+
+@hookspec
+def settings_model() -> type[BaseModel] | None:
+    """Declare the plugin's settings model.
+
+    Return a :class:`chassis.PluginSettings` subclass (a pydantic model). The kernel mounts it
+    on the settings under the plugin's name, so a plugin named ``metrics`` reads
+    ``settings.metrics.path``, filled from ``CHASSIS_METRICS__PATH``, the ``[metrics]`` table of
+    the TOML file or ``App(settings={"metrics": {"path": ...}})``. Fields must have defaults;
+    unknown keys and invalid values stop start-up with a message naming the variable.
+
+    :return: the model class, or ``None`` when the plugin has no settings.
+
+    Called once per plugin, while the ``App`` is being built, before ``configure_app``; only
+    the calling plugin's own implementation is used for its section.
+
+    Example::
+
+        class MetricsSettings(chassis.PluginSettings):
+            path: str = "/metrics"
+
+        @chassis.hookimpl
+        def settings_model():
+            return MetricsSettings
+    """
+
+
+@hookspec
+def configure_app(app: App, settings: Settings) -> None:
+    """Set the application up: add ASGI middleware, routes, extensions.
+
+    :param app: the :class:`chassis.App` being built (a ``connexion.FlaskApp``; its Flask
+        application is ``app.app``).
+    :param settings: the validated settings; a plugin's own section is ``settings.<name>``.
+    :return: nothing.
+
+    Called once per ``App``, at construction, after the kernel's own set-up (request ids,
+    logging, health endpoints) and before ``register_error_handlers``. Middleware must be added
+    here: Connexion refuses it once the app has started. Prefer ASGI middleware
+    (``app.add_middleware(cls, position=MiddlewarePosition.BEFORE_...)``) over Flask hooks:
+    Flask never sees the 400/401/404/405 that Connexion's middleware answers.
+
+    Example::
+
+        @chassis.hookimpl
+        def configure_app(app, settings):
+            app.add_middleware(TimingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    """
+
+
+@hookspec
+def register_error_handlers(app: App) -> None:
+    """Register error handlers through the Connexion app.
+
+    :param app: the :class:`chassis.App`; register with
+        ``app.add_error_handler(status_or_exception_class, handler)``, where ``handler`` takes
+        ``(request: ConnexionRequest, exc)`` and returns a ``ConnexionResponse`` (see
+        :func:`chassis.problem_response`). Handlers registered this way also cover errors
+        raised in Connexion's own middleware (routing, security, validation).
+    :return: nothing.
+
+    Called once per ``App``, after ``configure_app`` and after the kernel registered its
+    problem+json handlers, so a plugin's handler for the same key replaces the kernel's.
+
+    Example::
+
+        @chassis.hookimpl
+        def register_error_handlers(app):
+            app.add_error_handler(QuotaExceeded, lambda request, exc: chassis.problem_response(
+                429, "Too Many Requests", str(exc)))
+    """
+
+
+@hookspec
+def wrap_response(result: OperationResult) -> None:
+    """Shape the result of a successful operation before it is serialized.
+
+    :param result: the :class:`chassis.OperationResult` of one call of an operation handler:
+        ``body`` (what the handler returned, not yet serialized), ``status``, ``headers`` (a
+        mutable mapping), ``meta`` (a dict that becomes the envelope's ``meta`` when the
+        envelope is on), ``operation_id`` and ``is_json``. Change it in place.
+    :return: nothing.
+
+    Called in the thread of the view, once per operation call whose status is below 400 and
+    whose result is not already a framework response object. When no plugin implements it,
+    handlers are not wrapped at all, so it costs nothing per request. The kernel's envelope
+    runs ``trylast``, after every other implementation has added to ``meta``.
+
+    Example::
+
+        @chassis.hookimpl
+        def wrap_response(result):
+            result.headers["X-Served-By"] = "blue"
+            result.meta["region"] = "eu-west-2"
+    """
+
+
+@hookspec
+def health_info(app: App) -> dict[str, dict[str, Any]] | None:
+    """Report the state of what the service depends on, for the readiness probe.
+
+    :param app: the :class:`chassis.App`.
+    :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
+        nothing. Details must be JSON-serializable and must not contain secrets.
+
+    Called on every request to the readiness endpoint (``/readyz``). Each implementation runs
+    on its own, in a worker thread (or awaited, when it is ``async def``), with the time
+    limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by default). An exception or a time-out marks the
+    plugin's check ``down`` with the reason; any check ``down`` makes the probe answer 503.
+
+    Example::
+
+        @chassis.hookimpl
+        def health_info(app):
+            return {"redis": {"status": "up" if client.ping() else "down"}}
+    """
+
+
+@hookspec
+def outgoing_headers(headers: dict[str, str]) -> None:
+    """Add headers to an outgoing HTTP call made on behalf of the current request.
+
+    :param headers: the headers of the outgoing request; add to them in place.
+    :return: nothing.
+
+    Called by :func:`chassis.outgoing_headers` (which application code calls before calling
+    another service), inside the request. The kernel itself adds the request id; the tracing
+    plugin adds ``traceparent``, ``tracestate`` and ``baggage``.
+
+    Example::
+
+        @chassis.hookimpl
+        def outgoing_headers(headers):
+            headers["X-Tenant"] = chassis.current_context.get("tenant", "")
+    """
