@@ -16,14 +16,15 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 from pydantic import ImportString, TypeAdapter, ValidationError
 
-from . import _envelope, _plugins
+from . import _envelope
 from ._errors import register_kernel_handlers
 from ._health import HealthChecks, HealthMiddleware
+from ._loader import load_plugins
 from ._logging import configure_logging
-from ._plugins import PluginError, PluginInfo
+from ._plugins import PluginInfo, call_each
 from ._request_id import RequestContextMiddleware
 from ._responses import ResponseHook, WrappingResolver
-from ._settings import Settings, SettingsError, build_settings, read_bootstrap
+from ._settings import Settings, SettingsError
 
 logger = logging.getLogger("chassis")
 
@@ -72,38 +73,21 @@ class App(FlaskApp):
         self.extras: dict[str, Any] = {}
         """Objects handed to the App that settings cannot hold (a tracer, an error handler)."""
 
-        installed = _plugins.discover()
         overrides = _merge(
             _as_overrides(settings),
             self._connexion_plus_overrides(
-                installed, use_tracer, use_metric, use_optimizer, use_cors,
-                use_default_handler, use_logging_level,
+                use_tracer,
+                use_metric,
+                use_optimizer,
+                use_cors,
+                use_default_handler,
+                use_logging_level,
             ),
         )
-        explicit = _plugins.explicit_names(plugins)
-        bootstrap = read_bootstrap(overrides, [*installed, *explicit])
-        order, self.plugin_infos = _plugins.select(installed, bootstrap, explicit)
-
-        self.plugin_manager: pluggy.PluginManager = _plugins.new_manager()
-        for name in order:
-            _plugins.register(
-                self.plugin_manager, self.plugin_infos[name], _plugins.load(installed[name])
-            )
-        for name, plugin in explicit.items():
-            info = PluginInfo(name, enabled=True)
-            self.plugin_infos[name] = info
-            _plugins.register(self.plugin_manager, info, plugin)
-        try:
-            self.plugin_manager.check_pending()
-        except pluggy.PluginValidationError as error:
-            raise PluginError(f"plugin {error.plugin!r}: {error}") from error
-
-        loaded = [*order, *explicit]
-        models = _plugins.settings_models(self.plugin_manager, loaded)
-        self.settings: Settings = build_settings(
-            overrides, models, dormant=set(installed) - set(loaded)
-        )
-        self._drop_disabled_explicit(explicit)
+        loaded = load_plugins(overrides, plugins)
+        self.plugin_manager: pluggy.PluginManager = loaded.manager
+        self.plugin_infos: dict[str, PluginInfo] = loaded.infos
+        self.settings: Settings = loaded.settings
         if self.settings.envelope.enabled:
             self.plugin_manager.register(_envelope, name="envelope")
         if self.settings.health.database_url is not None:
@@ -126,18 +110,15 @@ class App(FlaskApp):
             else None
         )
         self._add_kernel_middleware()
-        _plugins.call_each(
-            self.plugin_manager, "configure_app", app=self, settings=self.settings
-        )
+        call_each(self.plugin_manager, "configure_app", app=self, settings=self.settings)
         register_kernel_handlers(self, self._custom_error_handler())
-        _plugins.call_each(self.plugin_manager, "register_error_handlers", app=self)
+        call_each(self.plugin_manager, "register_error_handlers", app=self)
         self._log_active_plugins()
 
     # -- construction -------------------------------------------------------------------
 
     def _connexion_plus_overrides(
         self,
-        installed: Mapping[str, Any],
         use_tracer: Any,
         use_metric: Any,
         use_optimizer: Any,
@@ -167,26 +148,13 @@ class App(FlaskApp):
         if callable(use_default_handler):
             self.extras["error_handler"] = use_default_handler
         if use_logging_level is not None:
-            level = logging.getLevelName(use_logging_level) if isinstance(
-                use_logging_level, int
-            ) else str(use_logging_level).upper()
-            if "tracing" in installed:
-                mapped.setdefault("tracing", {})["log_level"] = level
-            else:
-                logger.warning(
-                    "use_logging_level=%s is for the tracing plugin, which is not installed "
-                    "(pip install chassis-tracing); ignored",
-                    level,
-                )
+            level = (
+                logging.getLevelName(use_logging_level)
+                if isinstance(use_logging_level, int)
+                else str(use_logging_level).upper()
+            )
+            mapped.setdefault("tracing", {})["log_level"] = level
         return mapped
-
-    def _drop_disabled_explicit(self, explicit: Mapping[str, object]) -> None:
-        for name, plugin in explicit.items():
-            section = getattr(self.settings, name, None)
-            if section is not None and not getattr(section, "enabled", True):
-                self.plugin_manager.unregister(plugin)
-                info = self.plugin_infos[name]
-                info.enabled, info.reason = False, f"CHASSIS_{name.upper()}__ENABLED=false"
 
     def _set_threads(self, threads: int) -> None:
         # Connexion's FlaskApp gives a2wsgi 10 threads with no setting (connexion#1979); its
@@ -217,7 +185,9 @@ class App(FlaskApp):
                 allow_methods=cors.allow_methods,
                 allow_headers=cors.allow_headers,
                 allow_credentials=cors.allow_credentials,
-                expose_headers=list(dict.fromkeys([*cors.expose_headers, settings.request_id_header])),
+                expose_headers=list(
+                    dict.fromkeys([*cors.expose_headers, settings.request_id_header])
+                ),
                 max_age=cors.max_age,
             )
         self.add_middleware(

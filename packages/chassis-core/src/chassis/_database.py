@@ -20,7 +20,9 @@ class DatabaseCheck:
     ``CHASSIS_HEALTH__DATABASE_URL`` and the kernel adds it.
     """
 
-    def __init__(self, engine_or_url: Engine | str, *, name: str = "database", timeout: float = 2.0):
+    def __init__(
+        self, engine_or_url: Engine | str, *, name: str = "database", timeout: float = 2.0
+    ):
         self.name = name
         self.chassis_plugin_name = name
         self._timeout = timeout

@@ -23,13 +23,14 @@ ErrorHandler = Callable[..., Any]
 
 
 def _title(status: int) -> str:
-    return HTTP_STATUS_CODES.get(status, "Error")
+    return str(HTTP_STATUS_CODES.get(status, "Error"))
 
 
 def handle_problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
     """Connexion's own problems (validation, security, ...): keep their title and detail."""
-    status = exc.status
+    status: int = exc.status
     _log_http(request, status, exc.detail)
+    detail: str | None
     if status >= 500:
         detail = GENERIC_500_DETAIL
     else:
@@ -101,10 +102,13 @@ def _to_response(result: Any) -> ConnexionResponse:
     else:
         body, status = result, 500
     if isinstance(body, dict):
-        status = int(body.get("status", status))
+        status = int(body.get("status") or status)
         extensions = {k: v for k, v in body.items() if k not in ("status", "title", "detail")}
         return problem_response(
-            status, str(body.get("title", _title(status))), body.get("detail"), headers=headers,
+            status,
+            str(body.get("title", _title(status))),
+            body.get("detail"),
+            headers=headers,
             **extensions,
         )
     return ConnexionResponse(status_code=int(status), body=body, headers=headers)

@@ -13,7 +13,13 @@ from ._context import get_context
 TEXT_FORMAT = "%(asctime)s [%(levelname)s][%(request_id)s] %(name)s: %(message)s"
 
 # Loggers that servers configure with handlers of their own: route them through ours.
-_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+_SERVER_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "gunicorn.error",
+    "gunicorn.access",
+)
 
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -46,10 +52,12 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = _escape(record.message)
         line = super().formatMessage(record)
-        extra = [f"{k}={v}" for k, v in getattr(record, "correlation", {}).items() if k != "request_id"]
+        extra = [
+            f"{k}={v}" for k, v in getattr(record, "correlation", {}).items() if k != "request_id"
+        ]
         return f"{line} {' '.join(extra)}" if extra else line
 
 
@@ -58,8 +66,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
-            .isoformat(timespec="milliseconds"),
+            "time": datetime.datetime.fromtimestamp(
+                record.created, datetime.timezone.utc
+            ).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -19,18 +19,9 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from ._markers import PROJECT_NAME
-from ._settings import PluginSettings, Settings
+from ._settings import FIRST_PARTY_PLUGINS, PluginSettings, Settings
 
 ENTRY_POINT_GROUP = "chassis.plugins"
-
-# First-party plugins, so that a missing one comes with the right ``pip install``.
-KNOWN_DISTRIBUTIONS = {
-    "tracing": "chassis-tracing",
-    "metrics": "chassis-metrics",
-    "optimizer": "chassis-optimizer",
-    "pagination": "chassis-pagination",
-    "auth": "chassis-auth",
-}
 
 logger = logging.getLogger("chassis.plugins")
 
@@ -108,9 +99,7 @@ def select(
     """Decide, from settings alone, which installed plugins load and in which order."""
     explicit = set(explicit)
     infos = {
-        name: PluginInfo(
-            name, _dist_name(ep), _dist_version(ep), ep.value, reason="not selected"
-        )
+        name: PluginInfo(name, _dist_name(ep), _dist_version(ep), ep.value, reason="not selected")
         for name, ep in installed.items()
     }
     disabled = set(settings.disabled_plugins)
@@ -143,8 +132,8 @@ def select(
 
 
 def _missing_message(name: str, where: str) -> str:
-    hint = KNOWN_DISTRIBUTIONS.get(name)
-    fix = f"pip install {hint}" if hint else f"install the distribution that provides it"
+    hint = FIRST_PARTY_PLUGINS.get(name)
+    fix = f"pip install {hint}" if hint else "install the distribution that provides it"
     return (
         f"plugin {name!r} is enabled by {where} but is not installed: no distribution has an "
         f"entry point {name!r} in group {ENTRY_POINT_GROUP!r}; {fix}"
@@ -172,7 +161,9 @@ def register(manager: pluggy.PluginManager, info: PluginInfo, plugin: object) ->
     try:
         manager.register(plugin, name=info.name)
     except Exception as error:
-        raise PluginError(f"plugin {info.name!r} ({info.origin}) failed to register: {error}") from error
+        raise PluginError(
+            f"plugin {info.name!r} ({info.origin}) failed to register: {error}"
+        ) from error
     info.plugin = plugin
     info.enabled = True
     info.hooks = sorted(
@@ -187,7 +178,9 @@ def settings_models(manager: pluggy.PluginManager, names: Iterable[str]) -> dict
         try:
             model = impl.function()
         except Exception as error:
-            raise PluginError(f"plugin {impl.plugin_name!r}: settings_model() failed: {error}") from error
+            raise PluginError(
+                f"plugin {impl.plugin_name!r}: settings_model() failed: {error}"
+            ) from error
         if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise PluginError(
                 f"plugin {impl.plugin_name!r}: settings_model() must return a pydantic model "

@@ -36,7 +36,9 @@ def problem_dict(
 def problem_body(status: int, title: str, detail: str | None, **extensions: Any) -> bytes:
     if status >= 500 and detail is None:
         detail = GENERIC_500_DETAIL
-    return json.dumps(problem_dict(status, title, detail, extensions=extensions), default=str).encode()
+    return json.dumps(
+        problem_dict(status, title, detail, extensions=extensions), default=str
+    ).encode()
 
 
 def problem_response(

@@ -33,6 +33,15 @@ ENV_PREFIX = "CHASSIS_"
 NESTED_DELIMITER = "__"
 CONFIG_FILE_VARIABLE = "CHASSIS_CONFIG"
 
+# First-party plugins, so that settings for a missing one come with the right ``pip install``.
+FIRST_PARTY_PLUGINS = {
+    "tracing": "chassis-tracing",
+    "metrics": "chassis-metrics",
+    "optimizer": "chassis-optimizer",
+    "pagination": "chassis-pagination",
+    "auth": "chassis-auth",
+}
+
 
 class SettingsError(ValueError):
     """Settings are invalid: raised at start-up with one line per problem, naming the variable."""
@@ -160,7 +169,7 @@ class _PluginToggle(PluginSettings):
 class _Bootstrap(Settings):
     """Reads what decides which plugins load; everything else is validated afterwards."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="allow")
 
 
 def _config_file() -> Path | None:
@@ -185,7 +194,12 @@ def _describe(error: ValidationError) -> str:
         key = ".".join(str(part) for part in loc)
         given = item.get("input")
         shown = "" if isinstance(given, (dict, SecretStr)) or given is None else f", got {given!r}"
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "extra_forbidden" and len(loc) == 1 and loc[0] in FIRST_PARTY_PLUGINS:
+            message = (
+                f"plugin {loc[0]!r} is not installed (pip install {FIRST_PARTY_PLUGINS[loc[0]]})"
+            )
+            shown = ""
+        elif item["type"] == "extra_forbidden":
             message = "unknown setting"
         else:
             message = item["msg"]
@@ -207,12 +221,17 @@ def _check_unknown_variables(known: set[str]) -> None:
             continue
         top = name[len(ENV_PREFIX) :].split(NESTED_DELIMITER, 1)[0].lower()
         if top not in known:
-            unknown.append(name)
+            hint = FIRST_PARTY_PLUGINS.get(top)
+            unknown.append(
+                f"{name}: plugin {top!r} is not installed (pip install {hint})"
+                if hint
+                else f"{name}: unknown setting"
+            )
     if unknown:
         hint = ", ".join(sorted(known))
         raise SettingsError(
             "Invalid settings:\n"
-            + "\n".join(f"  {name}: unknown setting" for name in unknown)
+            + "\n".join(f"  {line}" for line in unknown)
             + f"\n  (known sections and settings: {hint})"
         )
 

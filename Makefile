@@ -1,0 +1,49 @@
+# Everything a fresh machine needs (Python 3.10+, pip, make) is installed by these targets.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+BIN := .venv/bin
+PORT ?= 8080
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: install run test lint format typecheck pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+
+.venv/.synced: $(UV) pyproject.toml $(wildcard packages/*/pyproject.toml examples/*/pyproject.toml)
+	$(UV) sync --all-packages --all-extras --python $(PYTHON)
+	@touch $@
+
+install: .venv/.synced
+
+## Serve the example "directmail" service on http://127.0.0.1:$(PORT) (Swagger UI at /ui/).
+run: install
+	CHASSIS_CONFIG=examples/directmail/chassis.toml $(BIN)/chassis run directmail.service:create_app --factory --host 127.0.0.1 --port $(PORT)
+
+## Lint, type-check and run every test.
+test: lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Load and start-up benchmarks (see bench/README.md).
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf .venv $(TOOLS)

@@ -1,0 +1,1 @@
+"""directmail: the chassis example service."""

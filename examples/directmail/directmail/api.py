@@ -1,0 +1,107 @@
+"""Operation handlers named by the spec's operationIds."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from typing import Any
+
+from connexion import ProblemException
+from flask import current_app
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from .db import Premises
+from .plugin import ENGINE_KEY
+
+CSV_COLUMNS = [
+    "id",
+    "address",
+    "postcode",
+    "community",
+    "rfs",
+    "rfs_date",
+    "business",
+    "bduk",
+    "segment",
+]
+
+
+def _session() -> Session:
+    return Session(current_app.config[ENGINE_KEY])
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def filtered(
+    communities: str | None = None,
+    rfs: bool | None = None,
+    rfs_date_before: datetime.date | str | None = None,
+    rfs_date_after: datetime.date | str | None = None,
+    business: bool | None = None,
+    bduk: bool | None = None,
+    segments: str | None = None,
+) -> Select[Premises]:
+    """The premises query for the filters every listing endpoint shares."""
+    query = select(Premises).order_by(Premises.id)
+    if names := _split(communities):
+        query = query.where(Premises.community.in_(names))
+    if rfs is not None:
+        query = query.where(Premises.rfs.is_(rfs))
+    if rfs_date_before is not None:
+        query = query.where(Premises.rfs_date < _date(rfs_date_before, "rfs_date_before"))
+    if rfs_date_after is not None:
+        query = query.where(Premises.rfs_date >= _date(rfs_date_after, "rfs_date_after"))
+    if business is not None:
+        query = query.where(Premises.business.is_(business))
+    if bduk is not None:
+        query = query.where(Premises.bduk.is_(bduk))
+    if names := _split(segments):
+        query = query.where(Premises.segment.in_(names))
+    return query
+
+
+def _date(value: datetime.date | str, name: str) -> datetime.date:
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ProblemException(
+            status=400, title="Bad Request", detail=f"{name} must be a date as YYYY-MM-DD"
+        ) from None
+
+
+def list_premises(**filters: Any) -> list[dict[str, object]]:
+    with _session() as session:
+        return [row.to_dict() for row in session.scalars(filtered(**filters))]
+
+
+def get_premises(premises_id: int) -> dict[str, object]:
+    with _session() as session:
+        row = session.get(Premises, premises_id)
+        if row is None:
+            raise ProblemException(
+                status=404, title="Not Found", detail=f"no premises with id {premises_id}"
+            )
+        return row.to_dict()
+
+
+def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    with _session() as session:
+        for row in session.scalars(filtered(**filters)):
+            writer.writerow(row.to_dict())
+    return (
+        buffer.getvalue(),
+        200,
+        {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="directmail.csv"',
+        },
+    )

@@ -1,0 +1,30 @@
+"""Builds the directmail service: ``chassis run directmail.service:create_app --factory``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import chassis
+
+from . import plugin
+
+SPEC = Path(__file__).parent / "openapi.yaml"
+
+
+def create_app(settings: Mapping[str, Any] | None = None, plugins: Any = ()) -> chassis.App:
+    """The service; installed plugins load as settings say (``CHASSIS_PLUGINS`` and sections)."""
+    app = chassis.App(
+        __name__,
+        settings={"service_name": "directmail", **(settings or {})},
+        plugins={"directmail": plugin, **dict(_named(plugins))},
+    )
+    app.add_api(SPEC, pythonic_params=True)
+    return app
+
+
+def _named(plugins: Any) -> Any:
+    if isinstance(plugins, Mapping):
+        return plugins.items()
+    return ((getattr(p, "__name__", repr(p)).rsplit(".", 1)[-1], p) for p in plugins)

@@ -1,0 +1,158 @@
+"""The ``chassis`` command: plugins, settings, run, new-plugin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._plugins import PluginError, PluginInfo
+from ._settings import SettingsError
+
+
+def _plugins_report() -> tuple[list[PluginInfo], str | None]:
+    """Every installed plugin and why it is on or off, as the environment's settings say."""
+    from . import _plugins
+    from ._settings import read_bootstrap
+
+    installed = _plugins.discover()
+    bootstrap = read_bootstrap({}, installed)
+    order, infos = _plugins.select(installed, bootstrap, ())
+    manager = _plugins.new_manager()
+    error = None
+    for name in order:
+        try:
+            _plugins.register(manager, infos[name], _plugins.load(installed[name]))
+        except PluginError as failure:
+            infos[name].reason = f"error: {failure}"
+            error = str(failure)
+    return list(infos.values()), error
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    infos, error = _plugins_report()
+    if args.json:
+        print(json.dumps([_info_dict(info) for info in infos], indent=2))
+    elif not infos:
+        print("no chassis plugins installed (entry point group 'chassis.plugins')")
+    else:
+        for info in infos:
+            state = "enabled " if info.enabled else "disabled"
+            print(f"{info.name:<14} {state} {info.origin:<32} {info.reason}".rstrip())
+            if info.hooks:
+                print(f"{'':<24}hooks: {', '.join(info.hooks)}")
+    return 1 if error else 0
+
+
+def _info_dict(info: PluginInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "distribution": info.distribution,
+        "version": info.version,
+        "entry_point": info.entry_point,
+        "enabled": info.enabled,
+        "reason": info.reason or None,
+        "hooks": info.hooks,
+    }
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from ._loader import load_plugins
+
+    settings = load_plugins({}).settings
+    if args.schema:
+        print(json.dumps(type(settings).model_json_schema(), indent=2))
+    elif args.json:
+        print(json.dumps(settings.model_dump(mode="json"), indent=2))
+    else:
+        for key, value in _flatten(settings.model_dump(mode="json")):
+            print(f"{key} = {json.dumps(value)}")
+    return 0
+
+
+def _flatten(data: dict[str, Any], prefix: str = "CHASSIS_") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key.upper()}"
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, name + "__"))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    sys.path.insert(0, str(Path.cwd()))
+    uvicorn.run(
+        args.app,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        factory=args.factory,
+        reload=args.reload,
+        proxy_headers=True,
+        timeout_graceful_shutdown=args.graceful_timeout,
+    )
+    return 0
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from ._scaffold import write_plugin
+
+    try:
+        path = write_plugin(args.name, Path(args.directory))
+    except (ValueError, FileExistsError) as error:
+        print(f"chassis new-plugin: {error}", file=sys.stderr)
+        return 2
+    print(f"created {path}: pip install -e {path} && pytest {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chassis", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plugins = commands.add_parser("plugins", help="installed plugins and whether they load")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+
+    settings = commands.add_parser("settings", help="effective settings (secrets masked)")
+    form = settings.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true")
+    form.add_argument("--schema", action="store_true", help="the JSON schema of every setting")
+    settings.set_defaults(func=cmd_settings)
+
+    run = commands.add_parser("run", help="serve an app with uvicorn")
+    run.add_argument("app", help="import string, 'module:attribute'")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=None)
+    run.add_argument("--factory", action="store_true", help="APP is a function returning the app")
+    run.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    run.add_argument("--graceful-timeout", type=int, default=30, metavar="SECONDS")
+    run.set_defaults(func=cmd_run)
+
+    new = commands.add_parser("new-plugin", help="write a ready-to-install plugin distribution")
+    new.add_argument("name", help="the plugin's name: lower case letters, digits, underscores")
+    new.add_argument("--directory", default=".", help="where to create chassis-NAME/")
+    new.set_defaults(func=cmd_new_plugin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (SettingsError, PluginError) as error:
+        print(f"chassis {args.command}: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
