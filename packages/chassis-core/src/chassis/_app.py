@@ -24,6 +24,7 @@ from ._logging import configure_logging
 from ._plugins import PluginInfo, call_each
 from ._request_id import RequestContextMiddleware
 from ._responses import ResponseHook, WrappingResolver
+from ._route import RouteMiddleware
 from ._settings import Settings, SettingsError
 
 logger = logging.getLogger("chassis")
@@ -190,6 +191,7 @@ class App(FlaskApp):
                 ),
                 max_age=cors.max_age,
             )
+        self.add_middleware(RouteMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         self.add_middleware(
             HealthMiddleware,
             position=MiddlewarePosition.BEFORE_SWAGGER,

@@ -37,6 +37,11 @@ class RequestContext:
         self.custom: Any = None
 
     @property
+    def scope(self) -> Scope:
+        """The ASGI scope of the request (shared with Connexion's middleware)."""
+        return self._scope
+
+    @property
     def request_id(self) -> str:
         return self.fields["request_id"]
 
@@ -46,6 +51,13 @@ class RequestContext:
         routing = self._scope.get("extensions", {}).get("connexion_routing", {})
         operation_id: str | None = routing.get("operation_id")
         return operation_id
+
+    @property
+    def route(self) -> str | None:
+        """The matched route template with the API's base path (``/v1/premises/{id}``), or
+        ``None`` when the request matched no operation of the spec."""
+        route: str | None = self._scope.get("extensions", {}).get("chassis_route")
+        return route
 
     @property
     def _connexion_context(self) -> dict[str, Any]:
