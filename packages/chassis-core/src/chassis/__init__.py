@@ -1,5 +1,11 @@
 """chassis: a pluggable microservice chassis on Connexion 3 and Flask 3."""
 
+import warnings
+
+# Connexion imports Starlette's test client at start-up, which warns that it prefers httpx2;
+# installing httpx2 beside Connexion's httpx would cost every service ~60 ms of start-up.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
 from ._app import App, __version__
 from ._context import RequestContext, current_context
 from ._database import DatabaseCheck

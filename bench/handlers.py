@@ -1,0 +1,31 @@
+"""The handlers every benchmarked app serves: the same code for bare Connexion and chassis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _item(item_id: int) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "address": f"{item_id} Church Lane",
+        "postcode": "GL7 5AB",
+        "community": "Winson",
+        "rfs": True,
+        "rfs_date": "2021-04-01",
+        "business": False,
+        "bduk": True,
+        "segment": "S2",
+        "notes": "delivered",
+    }
+
+
+ITEMS = [_item(number) for number in range(1, 101)]
+
+
+def get_item(item_id: int) -> dict[str, Any]:
+    return _item(item_id)
+
+
+def list_items(limit: int = 100) -> list[dict[str, Any]]:
+    return ITEMS[:limit]
