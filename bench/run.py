@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Scenario, report, run, startup  # noqa: E402
+from bench.harness import Scenario, report, run, startup
 
 NO_PLUGINS = {"CHASSIS_PLUGINS": "", "CHASSIS_LOG_LEVEL": "WARNING"}
 
