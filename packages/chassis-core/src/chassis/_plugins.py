@@ -122,6 +122,13 @@ def select(
             infos[name].reason = ""
     if settings.plugins is not None:
         for name in set(installed) - set(order) - disabled:
+            toggle = getattr(settings, name, None)
+            if toggle is not None and "enabled" in toggle.model_fields_set and toggle.enabled:
+                raise PluginError(
+                    f"plugin {name!r} is switched on (CHASSIS_{name.upper()}__ENABLED or a "
+                    f"connexion-plus use_* keyword) but CHASSIS_PLUGINS does not list it: "
+                    f"add it to CHASSIS_PLUGINS or drop the switch"
+                )
             if infos[name].reason == "not selected":
                 infos[name].reason = "not listed in CHASSIS_PLUGINS"
     # A section switched on explicitly for a plugin that is not installed is a mistake.

@@ -1,0 +1,84 @@
+"""Handlers for the kernel's tests (module named uniquely: tests share one sys.path)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import chassis
+import flask
+
+logger = logging.getLogger("core_handlers")
+
+
+def get_item(item_id: int) -> dict[str, Any]:
+    return {"id": item_id, "type": type(item_id).__name__}
+
+
+def search(page_size: int | None = None, filter_: str | None = None) -> dict[str, Any]:
+    return {"page_size": page_size, "filter": filter_}
+
+
+def create_note(note: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    return {"text": note["text"]}, 201
+
+
+def _context() -> dict[str, Any]:
+    ctx = chassis.current_context
+    custom = ctx.custom
+    return {
+        "request_id": ctx.request_id,
+        "operation_id": ctx.operation_id,
+        "route": ctx.route,
+        "user": ctx.user,
+        "token_info": ctx.token_info,
+        "custom": getattr(custom, "correlation_id", None),
+        "thread": threading.current_thread().name,
+        "outgoing": chassis.outgoing_headers({"Accept": "application/json"}),
+    }
+
+
+def show_context(context_: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**_context(), "connexion_user": (context_ or {}).get("user")}
+
+
+show_private = show_context
+
+
+async def show_context_async() -> dict[str, Any]:
+    return _context()
+
+
+def boom() -> None:
+    raise RuntimeError("database password is hunter2")
+
+
+def abort_teapot() -> None:
+    flask.abort(418, "short and stout")
+
+
+def csv() -> tuple[str, int, dict[str, str]]:
+    return "a,b\n1,2\n", 200, {"Content-Type": "text/csv"}
+
+
+def wrong_shape() -> dict[str, Any]:
+    return {"id": "not-an-integer"}
+
+
+def log_something(message: str = "hello") -> dict[str, Any]:
+    logger.warning("user said %s", message)
+    return {}
+
+
+def check_token(token: str) -> dict[str, Any] | None:
+    if token == "good":
+        return {"sub": "alice", "scope": ["read"]}
+    return None
+
+
+class Ctx:
+    """A user-defined per-request context (Flask-Context's pattern)."""
+
+    def __init__(self) -> None:
+        self.correlation_id = "custom-" + threading.current_thread().name[:0] + "ok"
