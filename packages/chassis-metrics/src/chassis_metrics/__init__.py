@@ -1,0 +1,167 @@
+"""chassis-metrics: Prometheus metrics for chassis services (plugin ``metrics``).
+
+Every response is counted with its real status, by method and route template, at the ASGI
+level inside Connexion's stack; ``/metrics`` serves them in the Prometheus text format. See the
+package README for every setting and metric.
+
+Application code reaches prometheus-flask-exporter's API through :func:`get_metrics`; other
+plugins register their own metrics on the app's registry through :func:`get_registry`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import chassis
+
+from ._constants import (
+    DETACHED_KEY,
+    OTHER_METHOD,
+    STATE_KEY,
+    UNMATCHED_ROUTE,
+    MetricsError,
+)
+from ._settings import DEFAULT_BUCKETS, MetricsSettings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    from ._state import MetricsState
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "OTHER_METHOD",
+    "UNMATCHED_ROUTE",
+    "MetricsError",
+    "MetricsSettings",
+    "get_metrics",
+    "get_registry",
+]
+
+chassis_plugin_name = "metrics"
+"""The plugin's name when passed as an object: ``App(plugins=[chassis_metrics])``."""
+
+
+def _app_state(app: Any) -> MetricsState | None:
+    """The app's metrics state, made on first use; ``None`` when the plugin is not active."""
+    extras = getattr(app, "extras", None)
+    if not isinstance(extras, dict):
+        return None
+    state: MetricsState | None = extras.get(STATE_KEY)
+    if state is not None:
+        return state
+    manager = getattr(app, "plugin_manager", None)
+    name = manager.get_name(sys.modules[__name__]) if manager is not None else None
+    if name is None:
+        return None
+    settings = getattr(app.settings, name, None)
+    if not isinstance(settings, MetricsSettings) or not settings.enabled:
+        return None
+    from ._state import MetricsState
+
+    state = MetricsState(app, settings)
+    extras[STATE_KEY] = state
+    return state
+
+
+def get_registry(app: Any) -> CollectorRegistry | None:
+    """The ``prometheus_client`` registry whose metrics ``app`` exposes, or ``None`` when the
+    metrics plugin is not active for ``app``.
+
+    Other plugins and application code register their own metrics on it::
+
+        registry = chassis_metrics.get_registry(app)
+        if registry is not None:
+            hits = prometheus_client.Counter(
+                "myplugin_cache_hits_total", "Cache hits.", registry=registry
+            )
+
+    A plugin that must not depend on chassis-metrics looks it up through the plugin manager
+    (``app.plugin_manager.get_plugin("metrics")``, see the README). Safe to call from any hook,
+    before or after the metrics plugin's own ``configure_app``. One registry per app (in
+    multiprocess mode the figures go through ``PROMETHEUS_MULTIPROC_DIR`` instead, so metric
+    names must still be unique per app).
+    """
+    state = _app_state(app)
+    return state.registry if state is not None else None
+
+
+def get_metrics(app: Any) -> PrometheusMetrics:
+    """prometheus-flask-exporter's ``PrometheusMetrics`` for ``app``'s Flask application.
+
+    Its decorators (``@metrics.counter``, ``@metrics.histogram``, ``@metrics.summary``,
+    ``@metrics.gauge``) and ``metrics.info(...)`` register on the same registry that
+    ``/metrics`` exposes. Its own per-request metrics are off (this plugin counts requests,
+    with the statuses Flask never sees) and it serves no endpoint. It is the object given as
+    ``App(use_metric=PrometheusMetrics.for_app_factory(...))`` when there is one.
+
+    When the metrics plugin is not active for ``app``, a ``PrometheusMetrics`` on a registry
+    that nothing exposes is returned, so decorated views work whether metrics are on or off.
+    """
+    state = _app_state(app)
+    if state is not None:
+        return state.flask_metrics
+    extras: dict[str, Any] | None = getattr(app, "extras", None)
+    detached: PrometheusMetrics | None = extras.get(DETACHED_KEY) if extras else None
+    if detached is None:
+        from prometheus_client import CollectorRegistry
+        from prometheus_flask_exporter import PrometheusMetrics
+
+        flask_app = getattr(app, "app", app)
+        detached = PrometheusMetrics(
+            flask_app, path=None, export_defaults=False, registry=CollectorRegistry()
+        )
+        if extras is not None:
+            extras[DETACHED_KEY] = detached
+    return detached
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@chassis.hookimpl
+def settings_model() -> type[MetricsSettings]:
+    return MetricsSettings
+
+
+@chassis.hookimpl
+def configure_app(app: chassis.App) -> None:
+    from connexion.middleware import MiddlewarePosition
+
+    from ._middleware import MetricsMiddleware
+
+    state = _app_state(app)
+    if state is None:  # pragma: no cover - the plugin is registered, so it is active
+        return
+    app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, state=state)
+
+
+@chassis.hookimpl(trylast=True)
+def register_error_handlers(app: chassis.App) -> None:
+    from ._errors import wrap_catch_all
+
+    state = _app_state(app)
+    if state is not None:
+        wrap_catch_all(app, state.metrics)
+
+
+@chassis.hookimpl
+def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+    """In multiprocess mode: whether ``PROMETHEUS_MULTIPROC_DIR`` is still writable."""
+    state = _app_state(app)
+    path = state.multiprocess_dir if state is not None else None
+    if path is None:
+        return None
+    import os
+
+    writable = os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+    detail: dict[str, Any] = {
+        "status": "up" if writable else "down",
+        "multiprocess_dir": path,
+        "writable": writable,
+    }
+    if state is not None and state.port_server is not None:
+        detail["port"] = state.settings.port
+    return {"metrics": detail}
