@@ -101,4 +101,4 @@ def test_current_context_outside_a_request_says_so():
     assert not chassis.current_context
     assert chassis.outgoing_headers({"A": "b"}) == {"A": "b"}
     with pytest.raises(RuntimeError, match="outside a request"):
-        chassis.current_context.request_id
+        _ = chassis.current_context.request_id

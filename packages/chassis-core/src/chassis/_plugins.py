@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from ._markers import PROJECT_NAME
-from ._settings import FIRST_PARTY_PLUGINS, PluginSettings, Settings
+from ._settings import FIRST_PARTY_PLUGINS, PluginSettings, Settings, _Bootstrap
 
 ENTRY_POINT_GROUP = "chassis.plugins"
 
@@ -94,7 +94,7 @@ def _object_name(plugin: object) -> str:
 
 
 def select(
-    installed: Mapping[str, EntryPoint], settings: Settings, explicit: Iterable[str]
+    installed: Mapping[str, EntryPoint], settings: _Bootstrap, explicit: Iterable[str]
 ) -> tuple[list[str], dict[str, PluginInfo]]:
     """Decide, from settings alone, which installed plugins load and in which order."""
     explicit = set(explicit)
@@ -133,7 +133,9 @@ def select(
                 infos[name].reason = "not listed in CHASSIS_PLUGINS"
     # A section switched on explicitly for a plugin that is not installed is a mistake.
     for name, value in (settings.model_extra or {}).items():
-        if name not in installed and isinstance(value, Mapping) and value.get("enabled"):
+        if name in Settings.model_fields or name in installed or name in explicit:
+            continue
+        if isinstance(value, Mapping) and value.get("enabled"):
             raise PluginError(_missing_message(name, f"CHASSIS_{name.upper()}__ENABLED"))
     return order, infos
 

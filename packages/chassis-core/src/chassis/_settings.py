@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -153,11 +153,38 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources = [init_settings, env_settings, dotenv_settings]
-        config_file = _config_file()
-        if config_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-        return tuple(sources)
+        return _sources(settings_cls, init_settings, env_settings, dotenv_settings)
+
+
+def _sources(
+    settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Keywords, environment, ``.env``, then the TOML file named by ``CHASSIS_CONFIG``."""
+    init, env, dotenv = sources
+    chosen = (init, env, _KnownKeysOnly(dotenv))
+    config_file = _config_file()
+    if config_file is None:
+        return chosen
+    return (*chosen, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+
+
+class _KnownKeysOnly(PydanticBaseSettingsSource):
+    """A ``.env`` file is often shared with other tools: its unrelated variables are not ours.
+
+    (pydantic-settings reports them as extra keys; unknown ``CHASSIS_*`` ones are still
+    reported, by the check of unknown variables.)
+    """
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        fields = self.settings_cls.model_fields
+        return {key: value for key, value in self.inner().items() if key in fields}
 
 
 class _PluginToggle(PluginSettings):
@@ -166,10 +193,33 @@ class _PluginToggle(PluginSettings):
     model_config = ConfigDict(extra="allow")
 
 
-class _Bootstrap(Settings):
-    """Reads what decides which plugins load; everything else is validated afterwards."""
+class _Bootstrap(BaseSettings):
+    """Reads only what decides which plugins load; the rest is validated afterwards, so
+    that every invalid setting is reported at once."""
 
-    model_config = SettingsConfigDict(extra="allow")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        env_file=".env",
+        extra="allow",
+    )
+
+    plugins: CommaList | None = None
+    disabled_plugins: CommaList = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return _sources(settings_cls, init_settings, env_settings, dotenv_settings)
+
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 
 def _config_file() -> Path | None:
@@ -236,7 +286,7 @@ def _check_unknown_variables(known: set[str]) -> None:
         )
 
 
-def read_bootstrap(overrides: Mapping[str, Any], plugin_names: Iterable[str]) -> Settings:
+def read_bootstrap(overrides: Mapping[str, Any], plugin_names: Iterable[str]) -> _Bootstrap:
     """First pass: the kernel's own settings and each known plugin's ``enabled`` flag."""
     model = create_model(  # type: ignore[call-overload]
         "Settings",
@@ -270,7 +320,7 @@ def build_settings(
     return _validate(model, overrides)
 
 
-def _validate(model: type[Settings], overrides: Mapping[str, Any]) -> Settings:
+def _validate(model: type[_S], overrides: Mapping[str, Any]) -> _S:
     try:
         return model(**dict(overrides))
     except ValidationError as error:

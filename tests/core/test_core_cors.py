@@ -1,0 +1,54 @@
+"""CORS through Starlette's middleware, outermost: error responses carry it too."""
+
+from __future__ import annotations
+
+ORIGIN = "https://app.example"
+
+
+def test_cors_is_off_by_default(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    with app.test_client() as client:
+        response = client.get("/items/1", headers={"Origin": ORIGIN})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_headers_on_success_errors_and_preflight(make_chassis_app, spec):
+    app = make_chassis_app(
+        spec=spec, settings={"cors": {"enabled": True, "allow_origins": [ORIGIN]}}
+    )
+    with app.test_client() as client:
+        ok = client.get("/items/1", headers={"Origin": ORIGIN})
+        missing = client.get("/nope", headers={"Origin": ORIGIN})
+        invalid = client.get("/items/0", headers={"Origin": ORIGIN})
+        unauthorized = client.get("/private", headers={"Origin": ORIGIN})
+        preflight = client.options(
+            "/items/1",
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"},
+        )
+        other = client.get("/items/1", headers={"Origin": "https://evil.example"})
+    for response in (ok, missing, invalid, unauthorized):
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        assert "X-Request-ID" in response.headers["access-control-expose-headers"]
+    assert (missing.status_code, invalid.status_code, unauthorized.status_code) == (404, 400, 401)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == ORIGIN
+    assert preflight.headers["x-request-id"]
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_connexion_plus_use_cors_allows_every_origin(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec, use_cors=True)
+    with app.test_client() as client:
+        response = client.get("/items/1", headers={"Origin": "https://any.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_cors_from_environment_lists(make_chassis_app, spec, monkeypatch):
+    app = make_chassis_app(spec=spec)  # clears CHASSIS_* first
+    monkeypatch.setenv("CHASSIS_CORS__ENABLED", "true")
+    monkeypatch.setenv("CHASSIS_CORS__ALLOW_ORIGINS", "https://a.example, https://b.example")
+    app = make_chassis_app(spec=spec)
+    assert app.settings.cors.allow_origins == ["https://a.example", "https://b.example"]
+    with app.test_client() as client:
+        response = client.get("/items/1", headers={"Origin": "https://b.example"})
+    assert response.headers["access-control-allow-origin"] == "https://b.example"

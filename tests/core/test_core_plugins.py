@@ -1,0 +1,213 @@
+"""The plugin manager: entry points, enablement before import, errors that name the plugin."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import chassis
+import pytest
+from chassis import PluginError, hookspecs
+
+RECORDER = """
+import chassis
+CALLS = []
+
+@chassis.hookimpl
+def configure_app(app, settings):
+    CALLS.append(("{name}", id(app)))
+    app.extras.setdefault("order", []).append("{name}")
+"""
+
+EXPLODES = """
+raise ImportError("this plugin must never be imported")
+"""
+
+
+@pytest.fixture
+def installed(fake_distribution):
+    fake_distribution(
+        "acme-alpha",
+        "1.0.0",
+        plugins={"alpha": "acme_alpha"},
+        modules={"acme_alpha": RECORDER.format(name="alpha")},
+    )
+    fake_distribution(
+        "acme-beta",
+        "2.3.4",
+        plugins={"beta": "acme_beta"},
+        modules={"acme_beta": RECORDER.format(name="beta")},
+    )
+    fake_distribution(
+        "acme-broken", "0.9.1", plugins={"broken": "acme_broken"}, modules={"acme_broken": EXPLODES}
+    )
+
+
+def test_listed_plugins_load_in_the_listed_order(make_chassis_app, installed):
+    app = make_chassis_app(settings={"plugins": ["beta", "alpha"]})
+    assert app.extras["order"] == ["beta", "alpha"]
+    infos = {info.name: info for info in app.active_plugins}
+    assert infos["beta"].distribution == "acme-beta" and infos["beta"].version == "2.3.4"
+    assert infos["alpha"].hooks == ["configure_app"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"plugins": ["alpha"]},
+        {"plugins": None, "disabled_plugins": ["broken"]},
+        {"plugins": None, "broken": {"enabled": False}},
+    ],
+    ids=["allowlist", "disabled-list", "enabled-false"],
+)
+def test_a_disabled_plugin_is_never_imported(make_chassis_app, installed, settings):
+    app = make_chassis_app(settings=settings)
+    assert "acme_broken" not in sys.modules
+    assert "broken" not in [info.name for info in app.active_plugins]
+    assert app.plugin_infos["broken"].reason
+
+
+def test_disabled_by_environment_variable(make_chassis_app, installed, monkeypatch):
+    make_chassis_app()
+    others = [n for n in _installed_names() if n not in ("alpha", "beta", "broken")]
+    monkeypatch.setenv("CHASSIS_DISABLED_PLUGINS", ",".join(["broken", "beta", *others]))
+    app = make_chassis_app(autoload=True)
+    assert [info.name for info in app.active_plugins] == ["alpha"]
+    assert "acme_broken" not in sys.modules
+
+
+def test_every_installed_plugin_loads_when_unset(make_chassis_app, fake_distribution):
+    fake_distribution(
+        "acme-alpha",
+        plugins={"alpha": "acme_alpha"},
+        modules={"acme_alpha": RECORDER.format(name="alpha")},
+    )
+    app = make_chassis_app(
+        autoload=True,
+        settings={
+            "plugins": None,
+            "disabled_plugins": [name for name in _installed_names() if name != "alpha"],
+        },
+    )
+    assert [info.name for info in app.active_plugins] == ["alpha"]
+
+
+def _installed_names():
+    from importlib.metadata import entry_points
+
+    return [ep.name for ep in entry_points(group="chassis.plugins")]
+
+
+def test_enabling_a_broken_plugin_names_plugin_distribution_version_and_cause(
+    make_chassis_app, installed
+):
+    with pytest.raises(PluginError) as error:
+        make_chassis_app(settings={"plugins": ["broken"]})
+    message = str(error.value)
+    assert "'broken'" in message and "acme-broken 0.9.1" in message
+    assert "ImportError: this plugin must never be imported" in message
+
+
+def test_enabling_a_missing_plugin_says_what_to_install(make_chassis_app, installed):
+    with pytest.raises(
+        PluginError, match="'nosuch' is enabled by CHASSIS_PLUGINS but is not installed"
+    ):
+        make_chassis_app(settings={"plugins": ["nosuch"]})
+
+
+def test_a_missing_first_party_plugin_names_its_distribution(make_chassis_app, monkeypatch):
+    monkeypatch.setattr("chassis._plugins.discover", dict)
+    with pytest.raises(PluginError, match="pip install chassis-metrics"):
+        make_chassis_app(settings={"plugins": ["metrics"]})
+
+
+def test_a_misspelled_hook_is_an_error(make_chassis_app):
+    class Typo:
+        @chassis.hookimpl
+        def configure_ap(self, app):
+            pass
+
+    with pytest.raises(PluginError, match="configure_ap"):
+        make_chassis_app(plugins=[Typo()])
+
+
+def test_a_failing_hook_names_its_plugin(make_chassis_app):
+    class Fails:
+        @chassis.hookimpl
+        def configure_app(self, app):
+            raise ValueError("bad wiring")
+
+    with pytest.raises(
+        PluginError, match="plugin 'fails' failed in configure_app: ValueError: bad wiring"
+    ):
+        make_chassis_app(plugins=[Fails()])
+
+
+def test_a_settings_model_that_is_not_a_model_is_an_error(make_chassis_app):
+    class Wrong:
+        @chassis.hookimpl
+        def settings_model(self):
+            return dict
+
+    with pytest.raises(
+        PluginError, match="'wrong': settings_model\\(\\) must return a pydantic model"
+    ):
+        make_chassis_app(plugins=[Wrong()])
+
+
+def test_each_app_has_its_own_plugin_manager(make_chassis_app, installed):
+    first = make_chassis_app(settings={"plugins": ["alpha"]})
+    second = make_chassis_app(settings={"plugins": ["beta"]})
+    assert first.plugin_manager is not second.plugin_manager
+    assert first.extras["order"] == ["alpha"] and second.extras["order"] == ["beta"]
+
+
+def test_explicit_plugins_can_be_switched_off_by_settings(make_chassis_app):
+    class Extra:
+        @chassis.hookimpl
+        def configure_app(self, app):
+            app.extras["extra"] = True
+
+    app = make_chassis_app(plugins={"extra": Extra()}, settings={"extra": {"enabled": False}})
+    assert "extra" not in app.extras
+    assert app.plugin_infos["extra"].enabled is False
+
+
+def test_start_up_logs_the_active_plugins_with_versions(make_chassis_app, installed, caplog):
+    with caplog.at_level(logging.INFO, logger="chassis"):
+        make_chassis_app(settings={"plugins": ["alpha", "beta"], "service_name": "svc"})
+    assert "svc 0.0.0 on chassis" in caplog.text
+    assert "plugins: alpha (acme-alpha 1.0.0), beta (acme-beta 2.3.4)" in caplog.text
+
+
+HOOKS = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "chassis_spec")]
+
+
+def test_every_hook_is_specified():
+    assert set(HOOKS) >= {
+        "configure_app",
+        "register_error_handlers",
+        "wrap_response",
+        "health_info",
+    }
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_documented_like_pytest(name):
+    import inspect
+
+    function = getattr(hookspecs, name)
+    doc = inspect.getdoc(function) or ""
+    for parameter in inspect.signature(function).parameters:
+        assert f":param {parameter}:" in doc, f"{name}: argument {parameter} undocumented"
+    assert ":return:" in doc, f"{name}: return value undocumented"
+    assert "Called" in doc, f"{name}: does not say when it is called"
+    assert "Example::" in doc, f"{name}: has no example"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_in_the_plugin_guide(name):
+    from pathlib import Path
+
+    guide = Path(__file__).parents[2] / "docs" / "plugins.md"
+    assert f"`{name}(" in guide.read_text(), f"docs/plugins.md does not document {name}"
