@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import chassis
+import pydantic
 import pytest
 from chassis import SettingsError
-import pydantic
 from pydantic import SecretStr
 
 

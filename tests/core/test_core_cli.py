@@ -1,0 +1,192 @@
+"""The chassis command: plugins, settings, run, new-plugin (the scaffold installs and passes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from chassis._cli import main
+
+ROOT = Path(__file__).parents[2]
+CHASSIS = str(Path(sys.executable).with_name("chassis"))
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("CHASSIS_"):
+            monkeypatch.delenv(name)
+
+
+def test_plugins_json_lists_installed_plugins_and_why(
+    clean_env, fake_distribution, monkeypatch, capsys
+):
+    fake_distribution(
+        "acme-alpha",
+        "1.0.0",
+        plugins={"alpha": "acme_alpha"},
+        modules={
+            "acme_alpha": "import chassis\n@chassis.hookimpl\ndef health_info():\n    return None\n"
+        },
+    )
+    fake_distribution(
+        "acme-off",
+        "3.0.0",
+        plugins={"off": "acme_off"},
+        modules={"acme_off": "raise ImportError('never')\n"},
+    )
+    monkeypatch.setenv("CHASSIS_PLUGINS", "alpha")
+    assert main(["plugins", "--json"]) == 0
+    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed["alpha"] == {
+        "name": "alpha",
+        "distribution": "acme-alpha",
+        "version": "1.0.0",
+        "entry_point": "acme_alpha",
+        "enabled": True,
+        "reason": None,
+        "hooks": ["health_info"],
+    }
+    assert listed["off"]["enabled"] is False
+    assert listed["off"]["reason"] == "not listed in CHASSIS_PLUGINS"
+
+
+def test_plugins_reports_a_broken_plugin_and_fails(
+    clean_env, fake_distribution, monkeypatch, capsys
+):
+    fake_distribution(
+        "acme-off",
+        "3.0.0",
+        plugins={"off": "acme_off"},
+        modules={"acme_off": "raise ImportError('boom')\n"},
+    )
+    monkeypatch.setenv("CHASSIS_PLUGINS", "off")
+    assert main(["plugins"]) == 1
+    assert "ImportError: boom" in capsys.readouterr().out
+
+
+def test_settings_masks_secrets_and_prints_schema(clean_env, monkeypatch, capsys):
+    monkeypatch.setenv("CHASSIS_PLUGINS", "")
+    monkeypatch.setenv("CHASSIS_HEALTH__DATABASE_URL", "postgresql://u:hunter2@db/x")
+    assert main(["settings", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["health"]["database_url"] == "**********"
+    assert "hunter2" not in out
+    assert main(["settings"]) == 0
+    assert "CHASSIS_HEALTH__TIMEOUT = 2.0" in capsys.readouterr().out
+    assert main(["settings", "--schema"]) == 0
+    assert "service_name" in json.loads(capsys.readouterr().out)["properties"]
+
+
+def test_invalid_settings_are_a_clear_error_not_a_traceback(clean_env, monkeypatch, capsys):
+    monkeypatch.setenv("CHASSIS_PLUGINS", "")
+    monkeypatch.setenv("CHASSIS_THREADS", "none")
+    assert main(["settings"]) == 2
+    err = capsys.readouterr().err
+    assert "CHASSIS_THREADS (threads): Input should be a valid integer" in err
+    assert "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_serves_an_app(tmp_path):
+    (tmp_path / "cli_service.py").write_text(
+        "import chassis\napp = chassis.App(__name__, settings={'service_name': 'cli-svc'})\n"
+    )
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env["CHASSIS_PLUGINS"] = ""
+    server = subprocess.Popen(
+        [CHASSIS, "run", "cli_service:app", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.2)
+        assert response.json()["service"] == "cli-svc"
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=15)
+    assert "[INFO][-] chassis: cli-svc 0.0.0 on chassis" in output
+
+
+def test_new_plugin_installs_with_pip_and_its_own_test_passes(tmp_path):
+    assert main(["new-plugin", "audit_log", "--directory", str(tmp_path)]) == 0
+    project = tmp_path / "chassis-audit-log"
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ) if _has_pip() else _uv_install(project, target)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env["PYTHONPATH"] = str(target)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path, capsys):
+    assert main(["new-plugin", "Bad-Name", "--directory", str(tmp_path)]) == 2
+    assert "not a valid plugin name" in capsys.readouterr().err
+    assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 0
+    assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def _has_pip() -> bool:
+    return (
+        subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode
+        == 0
+    )
+
+
+def _uv_install(project: Path, target: Path) -> None:
+    uv = ROOT / ".tools" / "bin" / "uv"
+    subprocess.run(
+        [str(uv), "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(project)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
