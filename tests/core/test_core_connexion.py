@@ -5,6 +5,16 @@ from __future__ import annotations
 import json
 
 
+def test_documented_problem_responses_do_not_break_content_type_inference(make_chassis_app, spec):
+    # /items/{item_id} documents a 404 as application/problem+json beside its JSON 200:
+    # bare Connexion answers 500 "Multiple response content types" for a returned dict.
+    app = make_chassis_app(spec=spec, validate_responses=True)
+    with app.test_client() as client:
+        response = client.get("/items/7")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+
+
 def test_path_parameter_is_cast_and_injected(make_chassis_app, spec):
     app = make_chassis_app(spec=spec)
     with app.test_client() as client:

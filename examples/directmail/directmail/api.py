@@ -101,7 +101,7 @@ def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
         buffer.getvalue(),
         200,
         {
-            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Type": "text/csv",
             "Content-Disposition": 'attachment; filename="directmail.csv"',
         },
     )

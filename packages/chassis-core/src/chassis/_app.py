@@ -21,6 +21,7 @@ from ._errors import register_kernel_handlers
 from ._health import HealthChecks, HealthMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging
+from ._operations import prefer_success_content_types
 from ._plugins import PluginInfo, call_each
 from ._request_id import RequestContextMiddleware
 from ._responses import ResponseHook, WrappingResolver
@@ -102,6 +103,7 @@ class App(FlaskApp):
         connexion_kwargs.setdefault("jsonifier", _jsonifier(self.settings.json_indent))
         super().__init__(import_name, **connexion_kwargs)
         self._set_threads(self.settings.threads)
+        self._mend_content_type_inference()
         configure_logging(self.settings.log_level, self.settings.log_format)
 
         self.health = HealthChecks(self, self.settings.health.timeout)
@@ -156,6 +158,16 @@ class App(FlaskApp):
             )
             mapped.setdefault("tracing", {})["log_level"] = level
         return mapped
+
+    def _mend_content_type_inference(self) -> None:
+        build = self.middleware._build_middleware_stack
+
+        def build_then_mend() -> Any:
+            app, stack = build()
+            prefer_success_content_types(stack)
+            return app, stack
+
+        self.middleware._build_middleware_stack = build_then_mend
 
     def _set_threads(self, threads: int) -> None:
         # Connexion's FlaskApp gives a2wsgi 10 threads with no setting (connexion#1979); its
