@@ -132,31 +132,29 @@ def test_run_serves_an_app(tmp_path):
     assert "[INFO][-] chassis: cli-svc 0.0.0 on chassis" in output
 
 
+def _pip() -> list[str]:
+    """pip itself: the workspace's tool venv has it (uv's .venv does not)."""
+    tools_pip = ROOT / ".tools" / "bin" / "pip"
+    return [str(tools_pip)] if tools_pip.exists() else [sys.executable, "-m", "pip"]
+
+
 def test_new_plugin_installs_with_pip_and_its_own_test_passes(tmp_path):
     assert main(["new-plugin", "audit_log", "--directory", str(tmp_path)]) == 0
     project = tmp_path / "chassis-audit-log"
     target = tmp_path / "site"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(project),
-        ],
+        [*_pip(), "install", "--quiet", "--no-deps", "--target", str(target), str(project)],
         check=True,
         capture_output=True,
         text=True,
-    ) if _has_pip() else _uv_install(project, target)
+        timeout=300,
+    )
+    assert (target / "chassis_audit_log" / "__init__.py").exists()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     env["PYTHONPATH"] = str(target)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        check=False,
         cwd=project,
         env=env,
         capture_output=True,
@@ -173,20 +171,3 @@ def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path, capsys):
     assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 0
     assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
-
-
-def _has_pip() -> bool:
-    return (
-        subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode
-        == 0
-    )
-
-
-def _uv_install(project: Path, target: Path) -> None:
-    uv = ROOT / ".tools" / "bin" / "uv"
-    subprocess.run(
-        [str(uv), "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(project)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
