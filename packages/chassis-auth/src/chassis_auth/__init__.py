@@ -1,0 +1,102 @@
+"""chassis-auth: OAuth2 / OpenID Connect bearer JWTs and API keys for chassis services.
+
+Installed and enabled, the ``auth`` plugin makes every ``bearer``, ``oauth2``,
+``openIdConnect`` and ``apiKey`` security scheme of the app's specs resolve to its own
+validator (no ``x-*InfoFunc`` in the spec): JWT signatures are checked against the issuer's
+JSON Web Key Set (from ``jwks_url`` or OpenID Connect discovery), claims against the
+``[auth]`` settings, API keys against ``api_keys``. Refusals are problem+json with RFC 6750
+``WWW-Authenticate`` challenges. See the package README for every setting.
+
+This module stays light: PyJWT, cryptography and httpx load in ``configure_app``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import chassis
+
+from ._errors import REASONS, AuthUnavailable, InsufficientScope, InvalidToken
+from ._settings import DEFAULT_ALGORITHMS, AuthSettings
+
+if TYPE_CHECKING:
+    from ._authenticator import Authenticator
+
+__all__ = [
+    "DEFAULT_ALGORITHMS",
+    "EXTRAS_KEY",
+    "REASONS",
+    "AuthSettings",
+    "AuthUnavailable",
+    "Authenticator",
+    "InsufficientScope",
+    "InvalidToken",
+    "get_authenticator",
+]
+
+chassis_plugin_name = "auth"
+"""The plugin's name when passed as an object: ``App(plugins=[chassis_auth])``."""
+
+EXTRAS_KEY = "auth"
+"""Where the app's :class:`Authenticator` lives: ``app.extras["auth"]``."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Authenticator":
+        from ._authenticator import Authenticator
+
+        return Authenticator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def get_authenticator(app: Any) -> Authenticator | None:
+    """The :class:`Authenticator` of ``app``, or ``None`` when the plugin is not active.
+
+    Use it to check credentials outside Connexion's security middleware::
+
+        info = await chassis_auth.get_authenticator(app).validate_token(token)
+    """
+    extras = getattr(app, "extras", None)
+    found: Authenticator | None = extras.get(EXTRAS_KEY) if isinstance(extras, dict) else None
+    return found
+
+
+def _section(app: chassis.App) -> AuthSettings:
+    name = app.plugin_manager.get_name(sys.modules[__name__]) or chassis_plugin_name
+    settings = getattr(app.settings, name)
+    assert isinstance(settings, AuthSettings)
+    return settings
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@chassis.hookimpl
+def settings_model() -> type[AuthSettings]:
+    return AuthSettings
+
+
+@chassis.hookimpl
+def configure_app(app: chassis.App) -> None:
+    from ._setup import setup
+
+    setup(app, _section(app))
+
+
+@chassis.hookimpl
+def register_error_handlers(app: chassis.App) -> None:
+    from ._handlers import register
+
+    authenticator = get_authenticator(app)
+    if authenticator is not None:
+        register(app, authenticator)
+
+
+@chassis.hookimpl
+async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+    """``jwks``: whether signing keys are loaded and fresh (down when none are loaded)."""
+    authenticator = get_authenticator(app)
+    if authenticator is None:
+        return None
+    return await authenticator.health()

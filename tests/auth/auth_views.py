@@ -1,0 +1,33 @@
+"""Operation handlers of the auth tests' spec (module name unique across test folders)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chassis
+
+
+def whoami(user: Any = None, token_info: Any = None) -> dict[str, Any]:
+    """What Connexion handed the view, and what chassis.current_context says."""
+    info = token_info or {}
+    context_info = chassis.current_context.token_info or {}
+    return {
+        "user": user,
+        "scopes": info.get("scopes"),
+        "roles": info.get("roles"),
+        "claims": sorted(info),
+        "context_user": chassis.current_context.user,
+        "context_sub": context_info.get("sub"),
+    }
+
+
+def open_route() -> dict[str, Any]:
+    return {"open": True}
+
+
+bearer = scoped = oidc = apikey = apikey_query = apikey_cookie = either = custom = whoami
+
+
+def custom_info(token: str) -> dict[str, Any] | None:
+    """An x-bearerInfoFunc of the spec's own: the plugin must leave it in charge."""
+    return {"sub": "custom-user", "scopes": []} if token == "let-me-in" else None
