@@ -10,7 +10,7 @@ from typing import Any
 import chassis
 import metrics_support as support
 import pytest
-from metrics_support import PLUGINS, SPEC, scrape, series, value
+from metrics_support import PLUGINS, SPEC, parse, scrape, series, value
 
 REQUESTS = "http_requests_total"
 DURATION_COUNT = "http_request_duration_seconds_count"
@@ -232,3 +232,24 @@ def test_metrics_requests_of_separate_apps_are_counted_separately(
         two.get("/items/1")
         assert value(scrape(one), REQUESTS) == 2
         assert value(scrape(two), REQUESTS) == 1
+
+
+def test_metrics_route_label_when_the_server_sends_no_extensions(app: chassis.App) -> None:
+    """uvicorn puts no "extensions" in the scope (Starlette's test client does); the route
+    template must still be found after Connexion's routing."""
+    import asyncio
+
+    import httpx
+
+    async def run() -> str:
+        transport = httpx.ASGITransport(app=app)  # its scopes have no "extensions" either
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            assert (await client.get("/items/5")).status_code == 200
+            assert (await client.get("/secure")).status_code == 401
+            return (await client.get("/metrics")).text
+
+    samples = parse(asyncio.run(run()))
+    assert series(samples, REQUESTS) == [
+        {"method": "GET", "route": "/items/{item_id}", "status": "200"},
+        {"method": "GET", "route": "/secure", "status": "401"},
+    ]

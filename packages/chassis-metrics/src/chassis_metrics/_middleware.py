@@ -70,6 +70,10 @@ class MetricsMiddleware:
         if self.port_server is not None and not self.port_server.tried:
             self.port_server.start()
 
+        if "extensions" not in scope:
+            # uvicorn sends no "extensions"; Connexion's routing works on a shallow copy of the
+            # scope, so the route it records would land in the copy's new dict, out of sight.
+            scope["extensions"] = {}
         method = METHOD_LABELS.get(scope["method"], OTHER_METHOD)
         in_progress = self.in_progress[method]
         status = 0
