@@ -17,6 +17,7 @@ from connexion.resolver import Resolver
 from pydantic import ImportString, TypeAdapter, ValidationError
 
 from . import _envelope
+from ._body_limit import BodyLimitMiddleware
 from ._errors import register_kernel_handlers
 from ._health import HealthChecks, HealthMiddleware
 from ._loader import load_plugins
@@ -27,6 +28,7 @@ from ._request_id import RequestContextMiddleware
 from ._responses import ResponseHook, WrappingResolver
 from ._route import RouteMiddleware
 from ._settings import Settings, SettingsError
+from ._shutdown import ShutdownMiddleware
 
 logger = logging.getLogger("chassis")
 
@@ -186,6 +188,12 @@ class App(FlaskApp):
             header=settings.request_id_header,
             context_factory=_import(settings.context_class, "context_class"),
         )
+        self.add_middleware(
+            ShutdownMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            checks=self.health,
+            drain_seconds=settings.shutdown.drain_seconds,
+        )
         if settings.cors.enabled:
             from starlette.middleware.cors import CORSMiddleware
 
@@ -202,6 +210,12 @@ class App(FlaskApp):
                     dict.fromkeys([*cors.expose_headers, settings.request_id_header])
                 ),
                 max_age=cors.max_age,
+            )
+        if settings.max_body_bytes is not None:
+            self.add_middleware(
+                BodyLimitMiddleware,
+                position=MiddlewarePosition.BEFORE_SWAGGER,
+                max_bytes=settings.max_body_bytes,
             )
         self.add_middleware(RouteMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         self.add_middleware(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         factory=args.factory,
         reload=args.reload,
         proxy_headers=True,
-        timeout_graceful_shutdown=args.graceful_timeout,
+        timeout_graceful_shutdown=int(args.graceful_timeout),
     )
     return 0
 
@@ -134,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None)
     run.add_argument("--factory", action="store_true", help="APP is a function returning the app")
     run.add_argument("--reload", action="store_true", help="restart on code changes (development)")
-    run.add_argument("--graceful-timeout", type=int, default=30, metavar="SECONDS")
+    run.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=float(os.environ.get("CHASSIS_SHUTDOWN__GRACE_SECONDS", "30")),
+        metavar="SECONDS",
+        help="seconds in-flight requests get after SIGTERM (and the drain delay)",
+    )
     run.set_defaults(func=cmd_run)
 
     new = commands.add_parser("new-plugin", help="write a ready-to-install plugin distribution")

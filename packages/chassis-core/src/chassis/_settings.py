@@ -107,6 +107,19 @@ class EnvelopeSettings(BaseModel):
     enabled: bool = False
 
 
+class ShutdownSettings(BaseModel):
+    """Graceful shutdown on SIGTERM (see ``chassis._shutdown``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drain_seconds: float = Field(
+        0.0, ge=0, description="After SIGTERM, seconds readiness answers 503 while serving."
+    )
+    grace_seconds: float = Field(
+        30.0, ge=0, description="Then, seconds in-flight requests get (`chassis run`)."
+    )
+
+
 class Settings(BaseSettings):
     """The kernel's settings. Plugin sections are added at start-up under each plugin's name."""
 
@@ -140,7 +153,11 @@ class Settings(BaseSettings):
         None,
         description="'module:Class' built per request; reach it as current_context.custom.",
     )
+    max_body_bytes: int | None = Field(
+        10 * 1024 * 1024, ge=0, description="Larger request bodies get a 413; unset: no limit."
+    )
     health: HealthSettings = Field(default_factory=HealthSettings)
+    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
 

@@ -1,0 +1,92 @@
+"""Graceful shutdown: on SIGTERM, readiness answers 503 first, then the server stops.
+
+Kubernetes sends SIGTERM and removes the pod from its Service only once readiness fails, so
+a server that stops at once drops the requests still routed to it. On SIGTERM this
+middleware marks the app draining (``/readyz`` answers 503, responses ask clients to close
+their keep-alive connections), keeps serving for ``CHASSIS_SHUTDOWN__DRAIN_SECONDS``, then
+hands the signal to the server (uvicorn, or gunicorn's uvicorn worker), whose own graceful
+shutdown lets in-flight requests finish within its time-out
+(``CHASSIS_SHUTDOWN__GRACE_SECONDS`` under ``chassis run``). A second SIGTERM stops at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._health import HealthChecks
+
+logger = logging.getLogger("chassis.shutdown")
+
+_CLOSE = (b"connection", b"close")
+
+
+class ShutdownMiddleware:
+    def __init__(self, app: ASGIApp, *, checks: HealthChecks, drain_seconds: float) -> None:
+        self.app = app
+        self.checks = checks
+        self.drain_seconds = drain_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._watch_startup(receive), send)
+        elif scope["type"] == "http" and self.checks.draining:
+            await self.app(scope, receive, self._closing(send))
+        else:
+            await self.app(scope, receive, send)
+
+    def _watch_startup(self, receive: Receive) -> Receive:
+        async def watched() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.install(asyncio.get_running_loop())
+            return message
+
+        return watched
+
+    @staticmethod
+    def _closing(send: Send) -> Send:
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), _CLOSE]
+            await send(message)
+
+        return closing
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Take over SIGTERM (main thread only: servers run the app there)."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def hand_over(signum: int, frame: FrameType | None) -> None:
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            if self.checks.draining:
+                hand_over(signum, frame)
+                return
+            self.checks.draining = True
+            logger.warning(
+                "SIGTERM: readiness now answers 503; serving %.1f s more, then stopping",
+                self.drain_seconds,
+            )
+            if self.drain_seconds > 0:
+                later: Any = loop.call_later
+                loop.call_soon_threadsafe(later, self.drain_seconds, hand_over, signum, frame)
+            else:
+                hand_over(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        return True

@@ -1,0 +1,146 @@
+"""Request body limit (413) and graceful shutdown on SIGTERM under load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def test_declared_body_over_the_limit_is_a_413_problem(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec, settings={"max_body_bytes": 64})
+    with app.test_client() as client:
+        small = client.post("/notes", json={"text": "fits"})
+        large = client.post(
+            "/notes",
+            content=b'{"text": "' + b"x" * 100 + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+    assert small.status_code == 201
+    assert large.status_code == 413
+    assert large.headers["content-type"] == "application/problem+json"
+    assert large.json()["detail"] == "The request body is larger than 64 bytes."
+    assert large.json()["request_id"] == large.headers["x-request-id"]
+
+
+def test_chunked_body_over_the_limit_is_a_413_problem(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec, settings={"max_body_bytes": 64})
+
+    def chunks():
+        yield b'{"text": "'
+        for _ in range(10):
+            yield b"x" * 20
+        yield b'"}'
+
+    with app.test_client() as client:
+        response = client.post(
+            "/notes", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+def test_malformed_content_length_is_a_400(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    with app.test_client() as client:
+        response = client.post(
+            "/notes",
+            content=b"{}",
+            headers={"Content-Type": "application/json", "Content-Length": "lots"},
+        )
+    assert response.status_code == 400
+
+
+SLOW_SERVICE = """
+import time
+import chassis
+
+app = chassis.App(__name__)
+app.add_api({
+    "openapi": "3.0.3", "info": {"title": "slow", "version": "1"},
+    "paths": {"/slow": {"get": {"operationId": "slow_service.slow",
+              "responses": {"200": {"description": "ok"}}}}},
+})
+
+def slow():
+    time.sleep(0.4)
+    return {"done": True}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "server exited at start-up"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail("server did not start")
+
+
+def test_sigterm_turns_readiness_503_drains_and_loses_no_request(tmp_path):
+    (tmp_path / "slow_service.py").write_text(SLOW_SERVICE)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env.update(CHASSIS_PLUGINS="", CHASSIS_SHUTDOWN__DRAIN_SECONDS="1.5")
+    chassis_bin = str(Path(sys.executable).with_name("chassis"))
+    server = subprocess.Popen(
+        [chassis_bin, "run", "slow_service:app", "--port", str(port), "--graceful-timeout", "5"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_until_serving(f"{base}/healthz", server)
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        results: list[int | str] = []
+        stop_issuing = threading.Event()
+
+        def load() -> None:
+            with httpx.Client(timeout=10) as client:
+                while not stop_issuing.is_set():
+                    try:
+                        results.append(client.get(f"{base}/slow").status_code)
+                    except httpx.HTTPError as error:
+                        results.append(type(error).__name__)
+
+        workers = [threading.Thread(target=load) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        draining = httpx.get(f"{base}/readyz", timeout=5)
+        assert draining.status_code == 503
+        assert draining.json()["reason"] == "shutting down"
+        time.sleep(0.6)  # stop issuing new requests well inside the drain window
+        stop_issuing.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        # uvicorn re-raises the SIGTERM it handled once it has stopped: -15 is its clean exit.
+        assert server.wait(timeout=15) in (0, -signal.SIGTERM)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        output = server.stdout.read() if server.stdout else ""
+    assert results and set(results) == {200}, results
+    assert "SIGTERM: readiness now answers 503" in output
