@@ -174,9 +174,9 @@ def test_auth_any_configured_audience_is_accepted(auth_app: Any, auth_issuer: Lo
 
 
 def test_auth_required_claims_are_configurable(auth_app: Any, auth_issuer: LocalIssuer) -> None:
-    with auth_app(required_claims=["exp", "jti"]).test_client() as client:
+    with auth_app(required_claims=["exp", "azp"]).test_client() as client:
         assert client.get("/bearer", headers=auth_issuer.auth_header()).status_code == 401
-        headers = auth_issuer.auth_header(jti="abc")
+        headers = auth_issuer.auth_header(azp="frontend")
         assert client.get("/bearer", headers=headers).status_code == 200
 
 

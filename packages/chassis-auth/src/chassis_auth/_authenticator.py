@@ -151,6 +151,11 @@ class Authenticator:
         if self.jwks is not None and not self.jwks.loaded:
             self.jwks.refresh_in_background()
 
+    async def close(self) -> None:
+        """Stop fetching keys (at application shutdown)."""
+        if self.jwks is not None:
+            await self.jwks.close()
+
     async def health(self) -> dict[str, dict[str, Any]] | None:
         """``{"jwks": {...}}`` for the readiness probe; tries to load missing keys first."""
         jwks = self.jwks

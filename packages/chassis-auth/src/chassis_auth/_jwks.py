@@ -213,6 +213,15 @@ class JwksCache:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def close(self) -> None:
+        """Cancel fetches in flight (at application shutdown)."""
+        tasks = [t for t in (self._inflight, *self._background) if t is not None and not t.done()]
+        loop = asyncio.get_running_loop()
+        tasks = [t for t in tasks if t.get_loop() is loop]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _fetch(self) -> bool:
         self.fetches += 1
         try:

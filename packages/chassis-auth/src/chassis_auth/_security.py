@@ -74,7 +74,8 @@ def security_map(authenticator: Authenticator) -> dict[str, Any]:
 
 class PrefetchMiddleware:
     """Starts loading the signing keys when the server starts (the ASGI lifespan startup),
-    so the first requests find them; HTTP requests pass straight through."""
+    so the first requests find them, and stops fetching at shutdown; HTTP requests pass
+    straight through."""
 
     def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
         self.app = app
@@ -90,6 +91,8 @@ class PrefetchMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 authenticator.start_prefetch()
+            elif message["type"] == "lifespan.shutdown":
+                await authenticator.close()
             return message
 
         await self.app(scope, receive_startup, send)

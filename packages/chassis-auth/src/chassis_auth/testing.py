@@ -28,6 +28,7 @@ import json
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,9 +49,13 @@ def _new_private_key(alg: str) -> Any:
 
     if alg.startswith(("RS", "PS")):
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    curves = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1, "ES512": ec.SECP521R1}
+    curves: dict[str, ec.EllipticCurve] = {
+        "ES256": ec.SECP256R1(),
+        "ES384": ec.SECP384R1(),
+        "ES512": ec.SECP521R1(),
+    }
     if alg in curves:
-        return ec.generate_private_key(curves[alg]())
+        return ec.generate_private_key(curves[alg])
     if alg == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(f"LocalIssuer cannot make keys for {alg!r}")
@@ -81,9 +86,7 @@ class _Key:
         from jwt.algorithms import get_default_algorithms
 
         algorithm = get_default_algorithms()[self.alg]
-        jwk: dict[str, Any] = algorithm.to_jwk(  # type: ignore[attr-defined]
-            self.private_key.public_key(), as_dict=True
-        )
+        jwk: dict[str, Any] = algorithm.to_jwk(self.private_key.public_key(), as_dict=True)
         jwk.update(kid=self.kid, alg=self.alg, use="sig")
         return jwk
 
@@ -199,7 +202,7 @@ class LocalIssuer:
         **claims: Any,
     ) -> str:
         """A signed JWT: ``iss``, ``aud``, ``sub``, ``iat``, ``exp`` (now + ``expires_in``),
-        ``scope`` (space-separated) and ``roles`` when given, then ``claims`` (which override;
+        a unique ``jti``, ``scope`` (space-separated) and ``roles`` when given, then ``claims`` (which override;
         a claim given as ``None`` is left out). ``kid`` picks the signing key."""
         import jwt
 
@@ -211,6 +214,7 @@ class LocalIssuer:
             "sub": subject,
             "iat": now,
             "exp": int(now + expires_in),
+            "jti": uuid.uuid4().hex,
         }
         if scopes is not None:
             payload["scope"] = " ".join(scopes)
