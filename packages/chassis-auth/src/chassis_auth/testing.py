@@ -202,8 +202,9 @@ class LocalIssuer:
         **claims: Any,
     ) -> str:
         """A signed JWT: ``iss``, ``aud``, ``sub``, ``iat``, ``exp`` (now + ``expires_in``),
-        a unique ``jti``, ``scope`` (space-separated) and ``roles`` when given, then ``claims`` (which override;
-        a claim given as ``None`` is left out). ``kid`` picks the signing key."""
+        a unique ``jti``, ``scope`` (space-separated) and ``roles`` when given, then
+        ``claims`` (which override; a claim given as ``None`` is left out). ``kid`` picks the
+        signing key; ``headers`` are added to the JWS header."""
         import jwt
 
         key = self._keys[kid or self.current_kid]
