@@ -90,6 +90,19 @@ def get_premises(premises_id: int) -> dict[str, object]:
         return row.to_dict()
 
 
+def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[str, str]]:
+    """``POST /premises``: needs a bearer token with scope ``premises:write`` (chassis-auth)."""
+    values = dict(body)
+    if values.get("rfs_date") is not None:
+        values["rfs_date"] = _date(values["rfs_date"], "rfs_date")
+    with _session() as session, session.begin():
+        row = Premises(**values)
+        session.add(row)
+        session.flush()
+        created = row.to_dict()
+    return created, 201, {"Location": f"/premises/{created['id']}"}
+
+
 def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")

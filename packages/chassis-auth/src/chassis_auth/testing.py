@@ -23,6 +23,7 @@ JWKS downloads. :class:`LocalIssuer` works outside pytest too (benchmarks, local
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import sys
@@ -36,7 +37,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["LocalIssuer", "auth_issuer"]
+__all__ = ["LocalIssuer", "auth_issuer", "main"]
 
 DEFAULT_AUDIENCE = "test-api"
 
@@ -105,9 +106,12 @@ class LocalIssuer:
     :param alg: the signing algorithm of its keys (``RS256``, ``PS256``, ``ES256``,
         ``ES384``, ``ES512``, ``EdDSA``).
     :param audience: the ``aud`` of the tokens it mints, and of :meth:`settings`.
+    :param port: the port to serve on (0: any free one).
     """
 
-    def __init__(self, *, alg: str = "RS256", audience: str = DEFAULT_AUDIENCE) -> None:
+    def __init__(
+        self, *, alg: str = "RS256", audience: str = DEFAULT_AUDIENCE, port: int = 0
+    ) -> None:
         self.alg = alg
         self.audience = audience
         self.available = True
@@ -120,7 +124,7 @@ class LocalIssuer:
         self._keys: dict[str, _Key] = {}
         self._generated: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         port = self._server.server_address[1]
         self.issuer = f"http://127.0.0.1:{port}"
         """The ``iss`` of its tokens, and the base of its discovery document."""
@@ -307,3 +311,43 @@ def auth_issuer() -> Iterator[LocalIssuer]:
     """A :class:`LocalIssuer` serving its JWKS on 127.0.0.1 for the test (RS256 keys)."""
     with LocalIssuer() as issuer:
         yield issuer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chassis_auth.testing``: a local issuer for development; prints a token."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m chassis_auth.testing",
+        description="Serve a local OpenID Connect issuer (discovery + JWKS) on 127.0.0.1 and "
+        "print a token it signed. For development only: its keys live in memory.",
+    )
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--audience", default=DEFAULT_AUDIENCE)
+    parser.add_argument("--scope", action="append", default=[], help="repeatable")
+    parser.add_argument("--role", action="append", default=[], help="repeatable")
+    parser.add_argument("--subject", default="dev-user")
+    parser.add_argument("--expires-in", type=float, default=3600.0, help="seconds")
+    parser.add_argument("--alg", default="RS256")
+    args = parser.parse_args(argv)
+    with LocalIssuer(alg=args.alg, audience=args.audience, port=args.port) as issuer:
+        token = issuer.token(
+            args.scope,
+            roles=args.role or None,
+            subject=args.subject,
+            expires_in=args.expires_in,
+        )
+        print(f"issuer:   {issuer.issuer}", flush=True)
+        print(
+            f"settings: CHASSIS_AUTH__ISSUER={issuer.issuer} "
+            f"CHASSIS_AUTH__AUDIENCE={issuer.audience}"
+        )
+        print(f"token:    {token}", flush=True)
+        print("serving until interrupted (Ctrl-C)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
