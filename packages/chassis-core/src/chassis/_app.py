@@ -19,6 +19,7 @@ from pydantic import ImportString, TypeAdapter, ValidationError
 from . import _envelope
 from ._body_limit import BodyLimitMiddleware
 from ._errors import register_kernel_handlers
+from ._fast_operation import ChassisFlaskASGIApp
 from ._health import HealthChecks, HealthMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging
@@ -104,6 +105,8 @@ class App(FlaskApp):
 
         connexion_kwargs.setdefault("jsonifier", _jsonifier(self.settings.json_indent))
         super().__init__(import_name, **connexion_kwargs)
+        # Connexion's FlaskApp builds its FlaskASGIApp itself; ours only decorates once.
+        self._middleware_app.__class__ = ChassisFlaskASGIApp
         self._set_threads(self.settings.threads)
         self._mend_content_type_inference()
         configure_logging(self.settings.log_level, self.settings.log_format)
