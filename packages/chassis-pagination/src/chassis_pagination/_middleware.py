@@ -1,0 +1,117 @@
+"""Per-operation options and early checks of the pagination query parameters.
+
+A routed middleware placed before Connexion's request validation. For each operation that is
+paginated (it has the ``x-chassis-pagination`` extension or declares an ``offset``, ``limit``
+or ``cursor`` query parameter) it
+
+- puts the operation's limits in ``current_context.state`` for ``paginate``;
+- checks ``offset``, ``limit`` and ``cursor`` (its signature), so a bad one gets a 400 that
+  names the parameter and says why, instead of Connexion's JSON-schema message.
+
+Every other operation is routed straight through, at no cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chassis._context import get_context
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._config import STATE_LIMITS, PaginationConfig
+from ._params import CURSOR, LIMIT, OFFSET, PAGE_PARAMETERS, Limits, parse_page_request
+from ._params import query_values as _query_values
+from ._settings import OperationOptions
+
+logger = logging.getLogger("chassis.pagination")
+
+EXTENSION = "x-chassis-pagination"
+
+
+class _PaginatedOperation:
+    def __init__(self, next_app: ASGIApp, limits: Limits, config: PaginationConfig) -> None:
+        self.next_app = next_app
+        self.limits = limits
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = get_context()
+        if context is not None:
+            context.state[STATE_LIMITS] = self.limits
+        values = _query_values(scope.get("query_string", b""))
+        if values:
+            request = parse_page_request(values, self.limits)
+            if request.cursor is not None:
+                self.config.codec.decode(request.cursor)
+        await self.next_app(scope, receive, send)
+
+
+def _describe(operation: Any) -> str:
+    return f"{operation.method.upper()} {operation.path} ({operation.operation_id})"
+
+
+class _PaginationAPI(RoutedAPI[Any]):
+    def __init__(self, *args: Any, config: PaginationConfig, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = config
+        self.add_paths()
+
+    def make_operation(self, operation: Any) -> Any:
+        raw = self.specification.get_operation(operation.path, operation.method) or {}
+        declared = {
+            parameter.get("name"): parameter
+            for parameter in operation.parameters
+            if parameter.get("in") == "query" and parameter.get("name") in PAGE_PARAMETERS
+        }
+        if EXTENSION not in raw and not declared:
+            return self.next_app
+        limits = self.config.limits
+        extension = raw.get(EXTENSION)
+        if extension is not None:
+            try:
+                options = OperationOptions.model_validate(extension)
+                limits = limits.merged(options.overrides())
+            except (ValidationError, ValueError) as error:
+                raise ValueError(
+                    f"invalid {EXTENSION} on {_describe(operation)}: {error}"
+                ) from None
+        self._check_declared(operation, declared, limits)
+        return _PaginatedOperation(self.next_app, limits, self.config)
+
+    @staticmethod
+    def _check_declared(operation: Any, declared: dict[str, Any], limits: Limits) -> None:
+        """Warn when the spec's parameter schemas would reject what the settings allow."""
+        schema = (declared.get(LIMIT) or {}).get("schema") or {}
+        maximum = schema.get("maximum")
+        if maximum is not None and maximum != limits.max_limit:
+            logger.warning(
+                "%s declares limit maximum %s but its max_limit is %s: Connexion's validation "
+                "and the pagination plugin disagree (see chassis_pagination.with_components)",
+                _describe(operation),
+                maximum,
+                limits.max_limit,
+            )
+        offset_schema = (declared.get(OFFSET) or {}).get("schema") or {}
+        if offset_schema.get("type") not in (None, "integer"):
+            logger.warning("%s declares offset as a non-integer", _describe(operation))
+        cursor_schema = (declared.get(CURSOR) or {}).get("schema") or {}
+        if cursor_schema.get("type") not in (None, "string"):
+            logger.warning("%s declares cursor as a non-string", _describe(operation))
+
+
+class PaginationMiddleware(RoutedMiddleware[_PaginationAPI]):
+    """Added by the plugin at ``MiddlewarePosition.BEFORE_VALIDATION``."""
+
+    api_cls = _PaginationAPI
+
+    def __init__(self, app: ASGIApp, *, config: PaginationConfig) -> None:
+        super().__init__(app)
+        self.config = config
+
+    def add_api(self, specification: Any, **kwargs: Any) -> _PaginationAPI:
+        api = _PaginationAPI(specification, next_app=self.app, config=self.config, **kwargs)
+        self.apis[api.base_path].append(api)
+        return api
