@@ -48,8 +48,11 @@ class _OnceFlaskOperation(FlaskOperation):
 
 class _OnceFlaskApi(FlaskApi):
     def make_operation(self, operation: Any) -> _OnceFlaskOperation:
-        return _OnceFlaskOperation.from_operation(
-            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        return _OnceFlaskOperation(
+            fn=operation.function,
+            jsonifier=self.jsonifier,
+            operation_id=operation.operation_id,
+            pythonic_params=self.pythonic_params,
         )
 
 
