@@ -1,0 +1,156 @@
+"""chassis-optimizer: compression, fast JSON, minified HTML, HTTP caching and a response cache
+for chassis services (plugin ``optimizer``).
+
+* Responses are compressed with zstd, brotli or gzip as ``Accept-Encoding`` asks (q-values
+  honoured), at the ASGI level, errors included; ``Vary`` is appended to, never replaced.
+* JSON is serialized by orjson (Connexion's jsonifier and Flask's JSON provider); HTML is
+  minified with minify-html.
+* GET/HEAD 200 responses get a strong ``ETag``; ``If-None-Match`` is answered with 304.
+* Routes that opt in (``@set_cache_timeout``, ``x-chassis-cache`` in the spec, or the
+  ``cache`` setting) get ``Cache-Control`` and a server-side cache (in memory, or Redis shared
+  by every worker and replica): a hit never runs the view.
+
+Per-route switches: :func:`do_not_minify`, :func:`do_not_compress`, :func:`do_not_cache`,
+:func:`do_minify`, :func:`do_compress`, :func:`set_cache_timeout`, :func:`optimize`, and
+connexion-plus's :class:`FlaskOptimize`. See the package README for every setting.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import chassis
+
+from ._decorators import (
+    FlaskOptimize,
+    do_compress,
+    do_minify,
+    do_not_cache,
+    do_not_compress,
+    do_not_minify,
+    optimize,
+    set_cache_timeout,
+)
+from ._settings import OptimizerSettings
+
+if TYPE_CHECKING:
+    from ._state import Optimizer
+
+__all__ = [
+    "FlaskOptimize",
+    "OptimizerSettings",
+    "do_compress",
+    "do_minify",
+    "do_not_cache",
+    "do_not_compress",
+    "do_not_minify",
+    "get_optimizer",
+    "optimize",
+    "set_cache_timeout",
+]
+
+chassis_plugin_name = "optimizer"
+"""The plugin's name when passed as an object: ``App(plugins=[chassis_optimizer])``."""
+
+HEALTH_CHECK = "response_cache"
+"""The name of the optimizer's readiness check."""
+
+
+def get_optimizer(app: Any) -> Optimizer | None:
+    """The optimizer of ``app`` (its cache backend, settings, metrics), or ``None`` when the
+    plugin is not active for it."""
+    extras = getattr(app, "extras", None)
+    if not isinstance(extras, dict):
+        return None
+    from ._state import STATE_KEY
+
+    found: Optimizer | None = extras.get(STATE_KEY)
+    return found
+
+
+def _own_settings(app: chassis.App) -> OptimizerSettings:
+    name = app.plugin_manager.get_name(sys.modules[__name__]) or chassis_plugin_name
+    section = getattr(app.settings, name, None)
+    if not isinstance(section, OptimizerSettings):  # pragma: no cover - registered under it
+        return OptimizerSettings()
+    return section
+
+
+def _check_cache_url(settings: OptimizerSettings) -> None:
+    if settings.cache_url is None:
+        return
+    url = settings.cache_url.get_secret_value()
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    variable = "CHASSIS_OPTIMIZER__CACHE_URL (optimizer.cache_url)"
+    if scheme not in ("redis", "rediss", "unix", "memory"):
+        raise chassis.SettingsError(
+            f"Invalid settings:\n  {variable}: must be a redis://, rediss:// or unix:// URL, "
+            f"or memory:// (got a {scheme + ':// URL' if scheme else 'value without a scheme'})"
+        )
+    if scheme != "memory":
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError:
+            raise chassis.SettingsError(
+                f"Invalid settings:\n  {variable}: a Redis cache needs the redis package: "
+                "pip install 'chassis-optimizer[redis]'"
+            ) from None
+
+
+# -- hooks ------------------------------------------------------------------------------
+
+
+@chassis.hookimpl
+def settings_model() -> type[OptimizerSettings]:
+    return OptimizerSettings
+
+
+@chassis.hookimpl
+def configure_app(app: chassis.App) -> None:
+    import json
+
+    from connexion.jsonifier import Jsonifier
+    from connexion.middleware import MiddlewarePosition
+
+    from ._middleware import OptimizerMiddleware
+    from ._routes import OptimizerRouteMiddleware
+    from ._state import STATE_KEY, Optimizer, minify_policy
+
+    settings = _own_settings(app)
+    _check_cache_url(settings)
+    optimizer = Optimizer(app, settings)
+    app.extras[STATE_KEY] = optimizer
+
+    if settings.fast_json:
+        from ._json import OrjsonJsonifier, OrjsonProvider
+
+        current = app.jsonifier
+        # Replace the kernel's default jsonifier, not one the application chose itself.
+        if type(current) is Jsonifier and current.json is json:
+            default = settings.minify
+
+            def minify() -> bool:
+                found = minify_policy()
+                return default if found is None else found
+
+            app.jsonifier = OrjsonJsonifier(minify, app.settings.json_indent)
+        app.app.json = OrjsonProvider(app.app)
+
+    app.add_middleware(
+        OptimizerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, optimizer=optimizer
+    )
+    app.add_middleware(
+        OptimizerRouteMiddleware, position=MiddlewarePosition.BEFORE_CONTEXT, optimizer=optimizer
+    )
+
+
+@chassis.hookimpl
+async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+    """The response cache: its backend, and for Redis whether it is reachable. An unreachable
+    Redis is reported ``degraded`` (status ``up``: the service answers without the cache),
+    or ``down`` when ``cache_required`` is set."""
+    optimizer = get_optimizer(app)
+    if optimizer is None:
+        return None
+    return {HEALTH_CHECK: await optimizer.health()}

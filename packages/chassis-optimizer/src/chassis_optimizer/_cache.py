@@ -1,0 +1,221 @@
+"""Cache entries, their keys, and the in-memory LRU backend.
+
+A backend maps a key to an :class:`Entry` until the entry expires. Backends never raise: a
+failing backend answers ``None`` (a miss) and drops writes, so the cache is bypassed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+
+from ._http import Headers
+
+# Headers never stored: per-hop, per-response, or recomputed when an entry is served.
+UNSTORED_HEADERS = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"date",
+        b"age",
+        b"cache-status",
+        b"set-cookie",
+        b"server",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stored response: status 200, its headers, its body and its strong ETag."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    etag: str
+    stored_at: float
+    expires_at: float
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 64
+
+    def ttl(self, now: float) -> float:
+        return self.expires_at - now
+
+    def to_bytes(self) -> bytes:
+        meta = {
+            "v": 1,
+            "s": self.status,
+            "h": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+            "e": self.etag,
+            "t": self.stored_at,
+            "x": self.expires_at,
+        }
+        return orjson.dumps(meta) + b"\n" + self.body
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Entry | None:
+        """The entry in ``data``, or ``None`` when it is not one (another version wrote it)."""
+        meta_bytes, separator, body = data.partition(b"\n")
+        if not separator:
+            return None
+        try:
+            meta = orjson.loads(meta_bytes)
+            if meta.get("v") != 1:
+                return None
+            return cls(
+                status=int(meta["s"]),
+                headers=tuple(
+                    (str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in meta["h"]
+                ),
+                body=body,
+                etag=str(meta["e"]),
+                stored_at=float(meta["t"]),
+                expires_at=float(meta["x"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def strong_etag(body: bytes) -> str:
+    """A strong ETag from the body's SHA-256 (128 bits, base64url): ``"q1w2..."``."""
+    digest = hashlib.sha256(body).digest()[:16]
+    return '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii") + '"'
+
+
+def normalized_query(query_string: bytes) -> str:
+    """The query, decoded and re-encoded, sorted by name; repeated names keep their order."""
+    if not query_string:
+        return ""
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    pairs.sort(key=lambda pair: pair[0])
+    return urlencode(pairs)
+
+
+def request_headers(scope: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """``name=value`` for each of ``names`` (lower-case) in the request; repeated headers are
+    joined, absent ones are empty."""
+    wanted: dict[bytes, list[bytes]] = {name.encode("latin-1"): [] for name in names}
+    for key, value in scope.get("headers", ()):
+        found = wanted.get(key.lower())
+        if found is not None:
+            found.append(value)
+    return [
+        f"{name}={b','.join(wanted[name.encode('latin-1')]).decode('latin-1')}" for name in names
+    ]
+
+
+def cache_key(
+    prefix: str,
+    scope: Mapping[str, Any],
+    vary: Sequence[str],
+    credentials: Sequence[str],
+) -> str:
+    """The key of a request: method (HEAD is GET), path, normalized query, the values of the
+    ``vary`` headers, and a hash of the ``credentials`` headers (empty for shared routes)."""
+    path = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
+    parts = [
+        "GET",
+        path.decode("latin-1"),
+        normalized_query(scope.get("query_string", b"")),
+        "\x1f".join(request_headers(scope, sorted(vary))),
+        "\x1f".join(request_headers(scope, credentials)),
+    ]
+    digest = hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogateescape")).digest()
+    return prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class Backend(Protocol):
+    """Where entries live."""
+
+    name: str
+
+    async def get(self, key: str) -> Entry | None: ...
+
+    async def set(self, key: str, entry: Entry) -> None: ...
+
+    async def health(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """An LRU bounded in entries and bytes, for one process. Used from the event loop only."""
+
+    name = "memory"
+
+    def __init__(
+        self,
+        max_entries: int,
+        max_bytes: int,
+        on_evict: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.on_evict = on_evict
+        self.clock = clock
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at <= self.clock():
+            self._remove(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    async def set(self, key: str, entry: Entry) -> None:
+        size = entry.size
+        if size > self.max_bytes:
+            return
+        if key in self._entries:
+            self._remove(key)
+        self._entries[key] = entry
+        self.bytes += size
+        evicted = 0
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            oldest, old = next(iter(self._entries.items()))
+            self._remove(oldest)
+            if old.expires_at > self.clock():
+                evicted += 1
+        if evicted and self.on_evict is not None:
+            self.on_evict(evicted)
+
+    def _remove(self, key: str) -> None:
+        entry = self._entries.pop(key)
+        self.bytes -= entry.size
+
+    async def health(self) -> dict[str, Any]:
+        return {
+            "status": "up",
+            "backend": self.name,
+            "entries": len(self._entries),
+            "bytes": self.bytes,
+            "max_entries": self.max_entries,
+            "max_bytes": self.max_bytes,
+        }
+
+    async def close(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+
+def storable_headers(headers: Headers) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower(), v) for k, v in headers if k.lower() not in UNSTORED_HEADERS)

@@ -1,0 +1,236 @@
+"""The routed middleware: each operation's policy, and the server-side response cache.
+
+Placed just before Connexion's ContextMiddleware, after routing, security and request
+validation: a request reaches the cache only once its credentials and parameters have been
+checked (a cached response never skips a 401, 403 or 400), and a hit answers without running
+the Flask view. Connexion's routing gives the operation; this middleware holds, per operation,
+the policy resolved at start-up from the settings, the handler's decorators and the spec.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._cache import Entry, cache_key, storable_headers, strong_etag
+from ._http import Headers, cache_directives, header, vary_names
+from ._policy import RoutePolicy, operation_policy
+from ._state import STATE_KEY, Optimizer, RequestState, current_policy
+
+_MAX_LEARNT_VARY = 32
+CACHE_NAME = "chassis"
+
+
+class _Operation:
+    """One operation: its policy, and what its responses were seen to vary on."""
+
+    def __init__(self, next_app: ASGIApp, policy: RoutePolicy, optimizer: Optimizer) -> None:
+        self.next_app = next_app
+        self.policy = policy
+        self.optimizer = optimizer
+        self.route = policy.route or ""
+        self.vary: tuple[str, ...] = policy.vary
+        self.credentials: tuple[str, ...] = () if policy.shared else policy.credential_headers
+        self.cached = policy.cache_ttl is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = RequestState(self.policy)
+        scope.setdefault("extensions", {})[STATE_KEY] = state
+        current_policy.set(self.policy)
+        if self.cached and scope["method"] in ("GET", "HEAD"):
+            await self._cached(scope, receive, send, state)
+        else:
+            await self.next_app(scope, receive, send)
+
+    def learn(self, names: list[str]) -> bool:
+        """Add response ``Vary`` names to this operation's key; ``False`` if too many."""
+        new = [name for name in names if name not in self.vary]
+        if not new:
+            return True
+        if len(self.vary) + len(new) > _MAX_LEARNT_VARY:
+            return False
+        self.vary = tuple(sorted({*self.vary, *new}))
+        return True
+
+    async def _cached(
+        self, scope: Scope, receive: Receive, send: Send, state: RequestState
+    ) -> None:
+        optimizer = self.optimizer
+        backend = optimizer.backend
+        status_header = optimizer.settings.cache_status_header
+        key = cache_key(optimizer.key_prefix, scope, self.vary, self.credentials)
+        entry = await backend.get(key)
+        now = time.time()
+        if entry is not None and entry.expires_at > now:
+            optimizer.metrics.hit(self.route)
+            await self._serve(entry, scope, send, state, now, status_header)
+            return
+        optimizer.metrics.miss(self.route)
+        bypassed = bool(getattr(backend, "bypassed", False))
+        if scope["method"] != "GET" or bypassed:
+            await self.next_app(scope, receive, _tagging(send, status_header, bypassed))
+            return
+        recorder = _Recorder(self, scope, send, key, state, status_header)
+        await self.next_app(scope, receive, recorder.send)
+        stored = recorder.entry()
+        if stored is not None:
+            await backend.set(recorder.key, stored)
+
+    async def _serve(
+        self,
+        entry: Entry,
+        scope: Scope,
+        send: Send,
+        state: RequestState,
+        now: float,
+        status_header: bool,
+    ) -> None:
+        state.etag = entry.etag or None
+        headers = list(entry.headers)
+        headers.append((b"age", str(max(0, int(now - entry.stored_at))).encode()))
+        if status_header:
+            ttl = max(0, int(entry.expires_at - now))
+            headers.append((b"cache-status", f"{CACHE_NAME}; hit; ttl={ttl}".encode()))
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
+        body = entry.body if scope["method"] == "GET" else b""
+        await send({"type": "http.response.body", "body": body})
+
+
+def _tagging(send: Send, enabled: bool, bypassed: bool) -> Send:
+    if not enabled:
+        return send
+    value = f"{CACHE_NAME}; fwd={'bypass' if bypassed else 'uri-miss'}".encode()
+
+    async def tagged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"cache-status", value)]
+        await send(message)
+
+    return tagged
+
+
+class _Recorder:
+    """Forwards a response as it comes and keeps a copy when it may be stored."""
+
+    def __init__(
+        self,
+        operation: _Operation,
+        scope: Scope,
+        send: Send,
+        key: str,
+        state: RequestState,
+        status_header: bool,
+    ) -> None:
+        self.operation = operation
+        self.scope = scope
+        self.send_next = send
+        self.key = key
+        self.state = state
+        self.status_header = status_header
+        self.storable = False
+        self.complete = False
+        self.status = 0
+        self.headers: Headers = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.etag = ""
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers") or ())
+            self.storable = self._storable()
+            if self.status_header:
+                value = f"{CACHE_NAME}; fwd=uri-miss" + ("; stored" if self.storable else "")
+                message["headers"] = [*self.headers, (b"cache-status", value.encode())]
+        elif kind == "http.response.body" and self.storable:
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            if self.size > self.operation.optimizer.settings.cache_max_entry_bytes:
+                self.storable, self.chunks = False, []
+            elif chunk:
+                self.chunks.append(chunk)
+            if self.storable and not message.get("more_body", False):
+                self.complete = True
+                if header(self.headers, b"etag") is None:
+                    self.etag = strong_etag(b"".join(self.chunks))
+                    self.state.etag = self.etag
+        await self.send_next(message)
+
+    def _storable(self) -> bool:
+        if self.status != 200:
+            return False
+        headers = self.headers
+        if header(headers, b"set-cookie") is not None:
+            return False
+        directives = cache_directives(header(headers, b"cache-control"))
+        if directives & {"no-store", "no-cache"}:
+            return False
+        if "private" in directives and not self.operation.credentials:
+            return False
+        length = header(headers, b"content-length")
+        limit = self.operation.optimizer.settings.cache_max_entry_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return False
+        names = vary_names(headers)
+        if "*" in names:
+            return False
+        if names and not set(names) <= set(self.operation.vary):
+            if not self.operation.learn(names):
+                return False
+            self.key = cache_key(
+                self.operation.optimizer.key_prefix,
+                self.scope,
+                self.operation.vary,
+                self.operation.credentials,
+            )
+        return True
+
+    def entry(self) -> Entry | None:
+        if not (self.storable and self.complete):
+            return None
+        now = time.time()
+        ttl = self.operation.policy.cache_ttl or 0
+        return Entry(
+            status=self.status,
+            headers=storable_headers(self.headers),
+            body=b"".join(self.chunks),
+            etag=self.etag,
+            stored_at=now,
+            expires_at=now + ttl,
+        )
+
+
+class _OptimizerAPI(RoutedAPI[_Operation]):
+    def __init__(self, *args: Any, optimizer: Optimizer, **kwargs: Any) -> None:
+        self.optimizer = optimizer
+        super().__init__(*args, **kwargs)
+        self.add_paths()
+
+    def make_operation(self, operation: Any) -> _Operation:
+        policy = operation_policy(
+            self.optimizer.settings,
+            operation,
+            method=operation.method,
+            route=f"{self.base_path}{operation.path}",
+        )
+        return _Operation(self.next_app, policy, self.optimizer)
+
+
+class OptimizerRouteMiddleware(RoutedMiddleware[_OptimizerAPI]):
+    """Finds the operation's policy; serves and fills the response cache."""
+
+    api_cls = _OptimizerAPI
+
+    def __init__(self, app: ASGIApp, *, optimizer: Optimizer) -> None:
+        super().__init__(app)
+        self.optimizer = optimizer
+
+    def add_api(self, specification: Any, **kwargs: Any) -> _OptimizerAPI:
+        api = self.api_cls(specification, next_app=self.app, optimizer=self.optimizer, **kwargs)
+        self.apis[api.base_path].append(api)
+        return api

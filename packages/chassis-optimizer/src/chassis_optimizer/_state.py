@@ -1,0 +1,150 @@
+"""One :class:`Optimizer` per App: settings turned into ready-to-use pieces, shared by the
+middlewares, the jsonifier and the health check."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from ._cache import Backend, MemoryCache
+from ._codecs import compressors
+from ._http import MediaTypes
+from ._metrics import OptimizerMetrics
+from ._policy import RoutePolicy, global_policy
+from ._settings import OptimizerSettings
+
+if TYPE_CHECKING:
+    import chassis
+
+STATE_KEY = "chassis_optimizer"
+"""``app.extras[STATE_KEY]`` holds the app's :class:`Optimizer`; ``scope["extensions"]``
+holds each request's :class:`RequestState` under the same name."""
+
+NEVER_COMPRESSED = ("text/event-stream",)
+
+# Bodies this large are compressed or minified in a worker thread, not on the event loop.
+THREAD_THRESHOLD = 256 * 1024
+
+current_policy: ContextVar[RoutePolicy] = ContextVar("chassis_optimizer_policy")
+"""The policy of the operation being served (set once the request is routed)."""
+
+
+class RequestState:
+    """What the routed part of the optimizer tells the outer part about one request."""
+
+    __slots__ = ("etag", "policy")
+
+    def __init__(self, policy: RoutePolicy) -> None:
+        self.policy = policy
+        self.etag: str | None = None
+        """A strong ETag computed from the body by the optimizer (safe to key memos on)."""
+
+
+class CompressedMemo:
+    """Compressed bodies by (strong ETag, coding), bounded in bytes: an identical response
+    (a cache hit, a static list) is compressed once."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, etag: str, coding: str) -> bytes | None:
+        found = self._items.get((etag, coding))
+        if found is not None:
+            self._items.move_to_end((etag, coding))
+        return found
+
+    def put(self, etag: str, coding: str, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return
+        key = (etag, coding)
+        if key in self._items:
+            return
+        self._items[key] = body
+        self.bytes += len(body)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped)
+
+
+class Optimizer:
+    """The optimizer of one app."""
+
+    def __init__(self, app: chassis.App, settings: OptimizerSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.default_policy = global_policy(settings)
+        levels = {
+            "zstd": settings.zstd_level,
+            "br": settings.brotli_level,
+            "gzip": settings.gzip_level,
+        }
+        self.offered = tuple(settings.compress_algorithms)
+        self.compressors = compressors({coding: levels[coding] for coding in self.offered})
+        self.suffixes = tuple(self.compressors)
+        self.compress_types = MediaTypes(settings.compress_types, NEVER_COMPRESSED)
+        self.memo = (
+            CompressedMemo(settings.compress_memo_bytes) if settings.compress_memo_bytes else None
+        )
+        self.metrics = OptimizerMetrics()
+        self.metrics.bind(app)
+        core = app.settings
+        self.excluded_exact = {core.health.liveness_path, core.health.readiness_path}
+        self.excluded_prefixes: tuple[str, ...] = ()
+        for path in settings.exclude_paths:
+            if path.endswith("*"):
+                self.excluded_prefixes += (path[:-1],)
+            else:
+                self.excluded_exact.add(path)
+        self.key_prefix = (
+            settings.cache_key_prefix
+            if settings.cache_key_prefix is not None
+            else f"chassis:optimizer:{core.service_name}:{core.service_version}:"
+        )
+        self.backend: Backend = self._backend()
+
+    def _backend(self) -> Backend:
+        settings = self.settings
+        url = settings.redis_url
+        if url is None:
+            return MemoryCache(
+                settings.cache_max_entries, settings.cache_max_bytes, self.metrics.evicted
+            )
+        from ._redis import RedisCache
+
+        return RedisCache(
+            url,
+            timeout=settings.cache_timeout,
+            retry_interval=settings.cache_retry_interval,
+            warn_interval=settings.cache_warn_interval,
+            on_error=self.metrics.error,
+        )
+
+    def excluded(self, path: str) -> bool:
+        return path in self.excluded_exact or (
+            bool(self.excluded_prefixes) and path.startswith(self.excluded_prefixes)
+        )
+
+    async def run(self, function: Callable[[bytes], bytes], body: bytes) -> bytes:
+        """``function(body)``, in a worker thread when the body is large."""
+        if len(body) < THREAD_THRESHOLD:
+            return function(body)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, function, body)
+
+    async def health(self) -> dict[str, Any]:
+        detail = await self.backend.health()
+        detail.setdefault("status", "up")
+        if self.settings.cache_required and detail.get("degraded"):
+            detail["status"] = "down"
+        return detail
+
+
+def minify_policy() -> bool | None:
+    """Whether the current request's route is minified, or ``None`` outside a routed request."""
+    policy = current_policy.get(None)
+    return None if policy is None else policy.minify

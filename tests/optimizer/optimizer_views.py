@@ -1,0 +1,231 @@
+"""Operation handlers of the optimizer tests' spec, counting their calls."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from collections import Counter
+from typing import Any
+
+import flask
+from chassis_optimizer import (
+    FlaskOptimize,
+    do_compress,
+    do_minify,
+    do_not_cache,
+    do_not_compress,
+    do_not_minify,
+    set_cache_timeout,
+)
+
+calls: Counter[str] = Counter()
+
+ITEMS = [
+    {
+        "id": number,
+        "address": f"{number * 7 % 113} Church Lane",
+        "postcode": f"GL{number % 56} {number % 9}AB",
+        "community": ["Winson", "Bibury", "Ablington", "Quenington"][number % 4],
+        "rfs": number % 3 == 0,
+        "rfs_date": f"2021-{number % 12 + 1:02d}-{number % 28 + 1:02d}",
+        "segment": f"S{number % 4 + 1}",
+    }
+    for number in range(1, 101)
+]
+
+PAGE = (
+    """<!DOCTYPE html>
+<html>
+  <head>
+    <title>  A page  </title>
+    <style>
+      body   {   color :  red ;  }
+    </style>
+  </head>
+  <body>
+    <!-- a comment -->
+    <p>
+      Hello,      world.
+    </p>
+  </body>
+</html>
+"""
+    + "<p>  filler   text   </p>\n" * 40
+)
+
+
+def list_items(limit: int = 100, community: str | None = None) -> list[dict[str, Any]]:
+    calls["list_items"] += 1
+    items = ITEMS[:limit]
+    if community:
+        items = [item for item in items if item["community"] == community]
+    return items
+
+
+def small() -> dict[str, Any]:
+    calls["small"] += 1
+    return {"ok": True}
+
+
+@set_cache_timeout(60)
+def cached_items() -> list[dict[str, Any]]:
+    calls["cached_items"] += 1
+    return ITEMS
+
+
+@FlaskOptimize.set_cache_timeout(60, shared=True)
+def shared_items() -> list[dict[str, Any]]:
+    calls["shared_items"] += 1
+    return ITEMS
+
+
+def spec_cached() -> list[dict[str, Any]]:
+    calls["spec_cached"] += 1
+    return ITEMS
+
+
+def whoami() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    calls["whoami"] += 1
+    user = flask.request.headers.get("Authorization", "anonymous")
+    return [{"user": user, **item} for item in ITEMS[:20]], 200, {}
+
+
+def by_language() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    calls["by_language"] += 1
+    language = flask.request.headers.get("Accept-Language", "en")
+    return [{"language": language, **item} for item in ITEMS[:20]], 200, {"Vary": "Accept-Language"}
+
+
+def with_cookie() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    calls["with_cookie"] += 1
+    return ITEMS[:20], 200, {"Set-Cookie": "session=abc"}
+
+
+@set_cache_timeout
+def default_timeout() -> dict[str, Any]:
+    calls["default_timeout"] += 1
+    return {"items": ITEMS[:3]}
+
+
+@do_not_compress
+def uncompressed() -> list[dict[str, Any]]:
+    calls["uncompressed"] += 1
+    return ITEMS
+
+
+@FlaskOptimize.do_not_compress()
+def uncompressed_plus() -> list[dict[str, Any]]:
+    return ITEMS
+
+
+@do_compress
+def compressed() -> list[dict[str, Any]]:
+    return ITEMS
+
+
+@do_not_minify
+def pretty() -> dict[str, Any]:
+    return {"a": 1, "b": [1, 2]}
+
+
+@FlaskOptimize.do_not_minify()
+def page_as_is() -> tuple[str, int, dict[str, str]]:
+    return PAGE, 200, {"Content-Type": "text/html"}
+
+
+@do_minify
+def page_minified() -> tuple[str, int, dict[str, str]]:
+    return PAGE, 200, {"Content-Type": "text/html"}
+
+
+def page() -> tuple[str, int, dict[str, str]]:
+    return PAGE, 200, {"Content-Type": "text/html"}
+
+
+@do_not_cache
+def never_cached() -> list[dict[str, Any]]:
+    calls["never_cached"] += 1
+    return ITEMS
+
+
+def types() -> dict[Any, Any]:
+    return {
+        "when": datetime.datetime(2024, 5, 1, 12, 30, 0),
+        "aware": datetime.datetime(2024, 5, 1, 12, 30, 0, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2024, 5, 1),
+        "price": decimal.Decimal("12.50"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        1: "one",
+        "big": 2**70,
+    }
+
+
+def stream() -> flask.Response:
+    def generate() -> Any:
+        for number in range(50):
+            yield f"data: {'x' * 40} {number}\n\n"
+
+    return flask.Response(generate(), mimetype="text/event-stream")
+
+
+def chunked() -> flask.Response:
+    def generate() -> Any:
+        for item in ITEMS:
+            yield flask.json.dumps(item) + "\n"
+
+    return flask.Response(generate(), mimetype="application/x-ndjson")
+
+
+def csv() -> tuple[str, int, dict[str, str]]:
+    rows = "\n".join(f"{item['id']},{item['address']},{item['postcode']}" for item in ITEMS)
+    return "id,address,postcode\n" + rows, 200, {"Content-Type": "text/csv"}
+
+
+def already_encoded() -> flask.Response:
+    import gzip
+
+    body = gzip.compress(flask.json.dumps(ITEMS).encode())
+    return flask.Response(body, mimetype="application/json", headers={"Content-Encoding": "gzip"})
+
+
+def no_content() -> tuple[None, int]:
+    return None, 204
+
+
+def fail() -> dict[str, Any]:
+    raise RuntimeError("boom " + "x" * 800)
+
+
+def secured() -> list[dict[str, Any]]:
+    calls["secured"] += 1
+    return ITEMS[:20]
+
+
+def api_key_info(key: str, required_scopes: Any = None) -> dict[str, Any] | None:
+    return {"sub": key} if key.startswith("key-") else None
+
+
+def post_items(body: Any = None) -> tuple[list[dict[str, Any]], int]:
+    calls["post_items"] += 1
+    return ITEMS, 200
+
+
+def etagged() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    return ITEMS, 200, {"ETag": '"v1"'}
+
+
+@set_cache_timeout(60)
+@do_compress
+def spec_uncached() -> list[dict[str, Any]]:
+    calls["spec_uncached"] += 1
+    return ITEMS
+
+
+def spec_pretty() -> dict[str, Any]:
+    return {"a": 1, "b": [1, 2]}
+
+
+def short_lived() -> list[dict[str, Any]]:
+    calls["short_lived"] += 1
+    return ITEMS[:10]
