@@ -225,3 +225,45 @@ def test_auth_realm_is_configurable(auth_app: Any) -> None:
 
 def test_auth_open_route_needs_nothing(client: Any) -> None:
     assert client.get("/open").json() == {"open": True}
+
+
+def test_auth_key_confusion_refused_even_with_hmac_allowed(
+    auth_app: Any, auth_issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HS256 on the allow-list still never verifies with an RSA key of the set."""
+    with auth_app(algorithms=["RS256", "HS256"]).test_client() as client:
+        token = hs256_with_public_key(auth_issuer)
+        response = client.get("/bearer", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert [r.auth_reason for r in caplog.records if hasattr(r, "auth_reason")] == ["bad_algorithm"]
+
+
+def test_auth_hmac_with_a_symmetric_key_when_allowed(make_chassis_app: Any) -> None:
+    import chassis_auth
+    from conftest import SPEC
+
+    with LocalIssuer(alg="HS256") as issuer:
+        for algorithms, status in ((None, 401), (["HS256"], 200)):
+            extra = {"algorithms": algorithms} if algorithms else {}
+            app = make_chassis_app(
+                spec=SPEC, settings=issuer.settings(**extra), plugins=[chassis_auth]
+            )
+            with app.test_client() as client:
+                assert client.get("/bearer", headers=issuer.auth_header()).status_code == status
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_auth_weak_rsa_key_is_refused(
+    auth_app: Any, auth_issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    kid = auth_issuer.add_key(private_key=weak)
+
+    with auth_app().test_client() as client:
+        response = client.get("/bearer", headers=auth_issuer.auth_header(kid=kid))
+
+    assert response.status_code == 401
+    assert [r.auth_reason for r in caplog.records if hasattr(r, "auth_reason")] == ["bad_key"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from connexion.middleware import MiddlewarePosition
 
@@ -35,6 +36,7 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
             position=MiddlewarePosition.BEFORE_EXCEPTION,
             authenticator=authenticator,
         )
+        _warn_plain_http(settings.jwks_source)
         logger.info(
             "bearer tokens: issuer %s, audience %s, keys from %s",
             settings.issuer or "(any)",
@@ -49,3 +51,15 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
     if not settings.api_keys:
         logger.debug("no API keys configured (CHASSIS_AUTH__API_KEYS)")
     return authenticator
+
+
+def _warn_plain_http(url: str | None) -> None:
+    if not url or not url.startswith("http://"):
+        return
+    if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1"):
+        return
+    logger.warning(
+        "signing keys come from %s over plain http: anyone on the network path can swap "
+        "them; use https for CHASSIS_AUTH__ISSUER / CHASSIS_AUTH__JWKS_URL",
+        url,
+    )

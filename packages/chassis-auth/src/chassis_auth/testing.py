@@ -26,6 +26,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import secrets
 import sys
 import threading
 import time
@@ -59,6 +60,8 @@ def _new_private_key(alg: str) -> Any:
         return ec.generate_private_key(curves[alg])
     if alg == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
+    if alg.startswith("HS"):
+        return secrets.token_bytes(64)  # a shared secret (a JWKS `oct` key)
     raise ValueError(f"LocalIssuer cannot make keys for {alg!r}")
 
 
@@ -86,6 +89,8 @@ class _Key:
     def public_jwk(self) -> dict[str, Any]:
         from jwt.algorithms import get_default_algorithms
 
+        if isinstance(self.private_key, bytes):
+            return {"kty": "oct", "k": _b64(self.private_key), "kid": self.kid, "alg": self.alg}
         algorithm = get_default_algorithms()[self.alg]
         jwk: dict[str, Any] = algorithm.to_jwk(self.private_key.public_key(), as_dict=True)
         jwk.update(kid=self.kid, alg=self.alg, use="sig")
@@ -94,6 +99,8 @@ class _Key:
     def public_pem(self) -> bytes:
         from cryptography.hazmat.primitives import serialization
 
+        if isinstance(self.private_key, bytes):
+            return self.private_key
         pem: bytes = self.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -104,7 +111,8 @@ class LocalIssuer:
     """An OpenID Connect issuer on ``http://127.0.0.1:<port>`` for tests and benchmarks.
 
     :param alg: the signing algorithm of its keys (``RS256``, ``PS256``, ``ES256``,
-        ``ES384``, ``ES512``, ``EdDSA``).
+        ``ES384``, ``ES512``, ``EdDSA``; ``HS256`` publishes a shared secret as an ``oct`` key,
+        for testing symmetric set-ups only).
     :param audience: the ``aud`` of the tokens it mints, and of :meth:`settings`.
     :param port: the port to serve on (0: any free one).
     """
@@ -141,14 +149,21 @@ class LocalIssuer:
 
     # -- keys -----------------------------------------------------------------------------
 
-    def add_key(self, alg: str | None = None, *, publish: bool = True) -> str:
-        """Make a new signing key; ``publish=False`` keeps it out of the JWKS. Returns its kid."""
+    def add_key(
+        self, alg: str | None = None, *, publish: bool = True, private_key: Any = None
+    ) -> str:
+        """Make a new signing key; ``publish=False`` keeps it out of the JWKS. Returns its kid.
+
+        ``private_key`` brings a key of your own (a ``cryptography`` private key, or bytes
+        for an HMAC secret, published as an ``oct`` JWK: only for testing symmetric set-ups).
+        """
         alg = alg or self.alg
-        family = "RSA" if alg.startswith(("RS", "PS")) else alg
-        with self._lock:
-            index = self._generated.get(family, 0)
-            self._generated[family] = index + 1
-        private_key = _pooled_key(alg, index)
+        if private_key is None:
+            family = "RSA" if alg.startswith(("RS", "PS")) else alg
+            with self._lock:
+                index = self._generated.get(family, 0)
+                self._generated[family] = index + 1
+            private_key = _pooled_key(alg, index)
         key = _Key("", alg, private_key, publish)
         key.kid = _b64(hashlib.sha256(key.public_pem()).digest()[:12]) + f"-{alg.lower()}"
         with self._lock:
