@@ -7,6 +7,7 @@ import datetime
 import io
 from typing import Any
 
+from chassis_pagination import paginate
 from connexion import ProblemException
 from flask import current_app
 from sqlalchemy import Select, select
@@ -75,9 +76,13 @@ def _date(value: datetime.date | str, name: str) -> datetime.date:
         ) from None
 
 
-def list_premises(**filters: Any) -> list[dict[str, object]]:
+def list_premises(
+    offset: int | None = None, limit: int | None = None, **filters: Any
+) -> list[dict[str, object]]:
+    """One page of premises; the ``Link`` header (chassis-pagination) points to the others."""
     with _session() as session:
-        return [row.to_dict() for row in session.scalars(filtered(**filters))]
+        page = paginate(filtered(**filters), session, offset=offset, limit=limit)
+        return [row.to_dict() for row in page]
 
 
 def get_premises(premises_id: int) -> dict[str, object]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import chassis
+from chassis_pagination import with_components
 
 from . import plugin
 
@@ -20,7 +21,8 @@ def create_app(settings: Mapping[str, Any] | None = None, plugins: Any = ()) -> 
         settings={"service_name": "directmail", **(settings or {})},
         plugins={"directmail": plugin, **dict(_named(plugins))},
     )
-    app.add_api(SPEC, pythonic_params=True)
+    # with_components: the spec's offset and limit parameters are chassis-pagination's.
+    app.add_api(with_components(SPEC), pythonic_params=True)
     return app
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 from functools import lru_cache
 from typing import Any
 
 from ._cursor import CursorCodec, process_codec
 from ._params import Limits
 from ._settings import PaginationSettings
+
+logger = logging.getLogger("chassis.pagination")
 
 EXTRAS_KEY = "pagination"
 """``app.extras["pagination"]``: the App's :class:`PaginationConfig`."""
@@ -20,11 +22,17 @@ STATE_PAGE = "chassis_pagination.page"
 """``current_context.state`` key: the last page made by ``paginate`` (read by wrap_response)."""
 
 
-@dataclass(frozen=True)
 class PaginationConfig:
-    limits: Limits
-    total_header: str
-    codec: CursorCodec
+    """Limits, the total header and the cursor codec of one App."""
+
+    def __init__(
+        self, limits: Limits, total_header: str, codec: CursorCodec, random_secret: bool
+    ) -> None:
+        self.limits = limits
+        self.total_header = total_header
+        self.codec = codec
+        self.random_secret = random_secret
+        self._warned = False
 
     @classmethod
     def from_settings(cls, settings: PaginationSettings) -> PaginationConfig:
@@ -38,7 +46,20 @@ class PaginationConfig:
             ),
             total_header=settings.total_header,
             codec=process_codec() if secret is None else CursorCodec(secret.get_secret_value()),
+            random_secret=secret is None,
         )
+
+    def uses_cursors(self, where: str) -> None:
+        """Warn once when cursors are signed with the per-process random key."""
+        if self.random_secret and not self._warned:
+            self._warned = True
+            logger.warning(
+                "pagination: %s, but CHASSIS_PAGINATION__CURSOR_SECRET is not set: cursors are "
+                "signed with a random key made by this process, so other processes (workers, "
+                "replicas) and this one after a restart refuse them. Set the same secret "
+                "(16+ characters) on every replica.",
+                where,
+            )
 
 
 @lru_cache(maxsize=1)

@@ -79,6 +79,8 @@ class _PaginationAPI(RoutedAPI[Any]):
                     f"invalid {EXTENSION} on {_describe(operation)}: {error}"
                 ) from None
         self._check_declared(operation, declared, limits)
+        if CURSOR in declared:
+            self.config.uses_cursors(f"{_describe(operation)} takes a cursor")
         return _PaginatedOperation(self.next_app, limits, self.config)
 
     @staticmethod

@@ -97,7 +97,7 @@ class Page(list[T], Generic[T]):
 
 
 def _is_sqlalchemy(source: Any) -> bool:
-    if "sqlalchemy" not in sys.modules:  # nothing can be a Select if it was never imported
+    if sys.modules.get("sqlalchemy") is None:  # nothing is a Select if it was never imported
         return False
     from sqlalchemy.orm import Query
     from sqlalchemy.sql import Select
@@ -222,18 +222,18 @@ def _offset_page(source: Any, session: Any, request: PageRequest, limits: Limits
     offset = request.offset or 0
     limit = request.limit
     total: int | None = None
-    if _is_sqlalchemy(source):
+    if isinstance(source, Sequence) and not isinstance(source, (str, bytes, bytearray)):
+        items = list(source[offset : offset + limit])
+        has_next = offset + limit < len(source)
+        if limits.total:
+            total = len(source)
+    elif _is_sqlalchemy(source):
         from . import _sql
 
         fetched = _sql.fetch_offset(source, session, offset, limit)
         items, has_next = fetched.items, fetched.has_more
         if limits.total:
             total = _sql.count(source, session)
-    elif isinstance(source, Sequence) and not isinstance(source, (str, bytes, bytearray)):
-        items = list(source[offset : offset + limit])
-        has_next = offset + limit < len(source)
-        if limits.total:
-            total = len(source)
     else:
         raise TypeError(
             "paginate() takes a SQLAlchemy Select or Query, or a sequence (list, tuple...), "
@@ -258,6 +258,7 @@ def _keyset_page(
         raise InvalidPageParameter(
             OFFSET, "is not supported here: this listing pages with 'cursor'"
         )
+    config.uses_cursors("a listing pages with cursors")
     keys = _sql.sort_keys(keyset)
     fingerprint = _sql.keys_fingerprint(keys)
     position = None

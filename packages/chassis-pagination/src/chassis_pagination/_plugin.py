@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -16,8 +15,6 @@ from ._middleware import PaginationMiddleware
 from ._paginate import Page
 from ._settings import PaginationSettings
 
-logger = logging.getLogger("chassis.pagination")
-
 
 @chassis.hookimpl
 def settings_model() -> type[PaginationSettings]:
@@ -27,12 +24,6 @@ def settings_model() -> type[PaginationSettings]:
 @chassis.hookimpl
 def configure_app(app: chassis.App, settings: Any) -> None:
     own: PaginationSettings = settings.pagination
-    if own.cursor_secret is None:
-        logger.warning(
-            "pagination: CHASSIS_PAGINATION__CURSOR_SECRET is not set; cursors are signed with "
-            "a random key made by this process, so a cursor is refused by other processes "
-            "(workers, replicas) and after a restart. Set the same secret on every replica."
-        )
     config = PaginationConfig.from_settings(own)
     app.extras[EXTRAS_KEY] = config
     app.add_middleware(
