@@ -53,7 +53,7 @@ def test_spec_extension_opts_in_and_out(client: Any) -> None:
 
 
 def test_cache_on_globally_with_opt_out(make_app: AppMaker) -> None:
-    with make_app({"cache": True, "cache_ttl": 120}).test_client() as client:
+    with make_app({"cache_all": True, "cache_ttl": 120}).test_client() as client:
         client.get("/items")
         items = client.get("/items")
         client.get("/never-cached")
@@ -65,6 +65,20 @@ def test_cache_on_globally_with_opt_out(make_app: AppMaker) -> None:
     assert items.headers["cache-control"] == "public, max-age=120"
     assert optimizer_views.calls["never_cached"] == 2
     assert optimizer_views.calls["post_items"] == 2
+
+
+def test_cache_can_be_switched_off_for_every_route(make_app: AppMaker) -> None:
+    with make_app({"cache_enabled": False}).test_client() as client:
+        client.get("/cached")
+        response = client.get("/cached")
+        client.get("/spec-cached")
+        client.get("/spec-cached")
+
+    assert optimizer_views.calls["cached_items"] == 2
+    assert optimizer_views.calls["spec_cached"] == 2
+    assert "cache-status" not in response.headers
+    assert response.headers["cache-control"] == "public, max-age=60"
+    assert response.headers["etag"]
 
 
 def test_key_normalizes_the_query(client: Any) -> None:

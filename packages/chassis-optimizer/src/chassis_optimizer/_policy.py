@@ -152,7 +152,7 @@ def operation_policy(
         options.update(_spec_options(raw, where))
 
     base = global_policy(settings)
-    cache = options.get("cache", settings.cache)
+    cache = options.get("cache", settings.cache_all)
     ttl: int | None
     if cache is True:
         ttl = settings.cache_ttl

@@ -34,7 +34,7 @@ class _Operation:
         self.route = policy.route or ""
         self.vary: tuple[str, ...] = policy.vary
         self.credentials: tuple[str, ...] = () if policy.shared else policy.credential_headers
-        self.cached = policy.cache_ttl is not None
+        self.cached = policy.cache_ttl is not None and optimizer.settings.cache_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = RequestState(self.policy)

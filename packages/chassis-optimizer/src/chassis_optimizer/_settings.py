@@ -82,8 +82,15 @@ class OptimizerSettings(PluginSettings):
     )
 
     # -- server-side response cache --------------------------------------------------------
-    cache: bool = Field(
-        False, description="Cache every GET operation (routes can opt out, or in when off)."
+    cache_enabled: bool = Field(
+        True,
+        description="The server-side response cache; false turns it off for every route "
+        "(Cache-Control and ETags stay).",
+    )
+    cache_all: bool = Field(
+        False,
+        description="Cache every GET operation for cache_ttl seconds (routes can opt out; "
+        "when off, routes opt in).",
     )
     cache_ttl: int = Field(
         DAY, ge=1, description="Seconds a response stays fresh when a route gives no number."
