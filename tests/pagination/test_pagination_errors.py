@@ -225,3 +225,19 @@ def test_no_warning_with_a_cursor_secret(
     assert client.get("/items-keyset").status_code == 200
     assert _secret_warnings(caplog) == []
     assert "s" * 32 not in caplog.text
+
+
+def test_a_spec_limit_maximum_that_disagrees_is_warned_about(
+    sqlite_db: Database, client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="chassis.pagination")
+    client_for(sqlite_db, settings={"pagination": {"max_limit": 300}})
+    warnings = [
+        r.getMessage() for r in caplog.records if "declares limit maximum" in r.getMessage()
+    ]
+    assert any(
+        w.startswith(
+            "GET /items (items_select) declares limit maximum 100 but its max_limit is 300"
+        )
+        for w in warnings
+    )

@@ -189,3 +189,15 @@ def test_paginate_works_without_the_plugin(db: Database, client_for: Any) -> Non
     assert ids(response) == [4, 5]
     assert "link" not in response.headers
     assert client.get("/items-undeclared?limit=1000").status_code == 400
+
+
+def test_a_lower_max_limit_lowers_the_default(db: Database, client_for: Any) -> None:
+    client = client_for(db, settings={"pagination": {"max_limit": 10}})
+    assert len(ids(client.get("/items-undeclared"))) == 10
+
+
+def test_the_total_header_name_is_a_setting(db: Database, client_for: Any) -> None:
+    client = client_for(db, settings={"pagination": {"total": True, "total_header": "X-Total"}})
+    response = client.get("/items-undeclared?limit=1")
+    assert response.headers["x-total"] == str(ROWS)
+    assert "x-total-count" not in response.headers

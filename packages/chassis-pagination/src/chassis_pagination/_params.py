@@ -20,6 +20,7 @@ MAX_CURSOR_LENGTH = 2048
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _MAX_DIGITS = 30  # longer numbers are out of range anyway; int() of huge strings is slow
+_OUT_OF_RANGE: int = 10**_MAX_DIGITS
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _integer(name: str, raw: str) -> int:
     if not _INTEGER.fullmatch(raw):
         raise InvalidPageParameter(name, "must be an integer", raw)
     if len(raw.lstrip("-")) > _MAX_DIGITS:
-        return -(10**_MAX_DIGITS) if raw.startswith("-") else 10**_MAX_DIGITS
+        return -_OUT_OF_RANGE if raw.startswith("-") else _OUT_OF_RANGE
     return int(raw)
 
 

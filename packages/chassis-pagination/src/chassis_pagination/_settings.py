@@ -50,6 +50,9 @@ class PaginationSettings(chassis.PluginSettings):
 
     @model_validator(mode="after")
     def _limits(self) -> PaginationSettings:
+        if "default_limit" not in self.model_fields_set:
+            # Only max_limit given (say 10): the default page size follows it down.
+            self.default_limit = min(self.default_limit, self.max_limit)
         _check_limits(self.default_limit, self.max_limit, "pagination.")
         if self.cursor_secret is not None and len(self.cursor_secret.get_secret_value()) < 16:
             raise ValueError("pagination.cursor_secret must be at least 16 characters long")
