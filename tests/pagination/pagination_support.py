@@ -151,6 +151,7 @@ def spec() -> dict[str, Any]:
         "/items-list": _operation("items_list", [*OFFSET_PARAMS, *FILTERS]),
         "/items-rows": _operation("items_rows", OFFSET_PARAMS),
         "/items-undeclared": _operation("items_undeclared", []),
+        "/items-own-link": _operation("items_own_link", OFFSET_PARAMS),
         "/items-total": _operation(
             "items_total",
             [
@@ -215,6 +216,10 @@ def handlers(db: Database) -> dict[str, Callable[..., Any]]:
     def items_undeclared() -> Any:
         with Session(db.engine) as session:
             return [as_dict(row) for row in paginate(filtered(), session)]
+
+    def items_own_link(**_: Any) -> Any:
+        page = paginate(db.snapshot)
+        return page, 200, {"Link": '<https://docs.example.com/items>; rel="help"'}
 
     def items_total(**_: Any) -> Any:
         with Session(db.engine) as session:

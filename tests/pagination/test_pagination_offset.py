@@ -201,3 +201,13 @@ def test_the_total_header_name_is_a_setting(db: Database, client_for: Any) -> No
     response = client.get("/items-undeclared?limit=1")
     assert response.headers["x-total"] == str(ROWS)
     assert "x-total-count" not in response.headers
+
+
+def test_a_link_header_of_the_handler_is_kept(db: Database, client_for: Any) -> None:
+    response = client_for(db).get("/items-own-link?limit=1")
+    assert response.headers["link"].startswith('<https://docs.example.com/items>; rel="help", ')
+    assert links(response) == {
+        "help": "https://docs.example.com/items",
+        "first": "http://testserver/items-own-link?offset=0&limit=1",
+        "next": "http://testserver/items-own-link?offset=1&limit=1",
+    }
