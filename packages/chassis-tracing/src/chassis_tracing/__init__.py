@@ -1,0 +1,213 @@
+"""chassis-tracing: OpenTelemetry tracing for chassis services (plugin ``tracing``).
+
+A server span per request made at the ASGI level (Connexion's own 400/401/403/404/405 and
+every 500 included), named ``METHOD /route/{template}`` with the HTTP semantic-convention
+attributes; W3C trace context and baggage continued from the caller and passed on to outgoing
+calls; log records as span events, and ``trace_id``/``span_id`` in every log line and error
+body; a tracer provider built from settings when the application brings none.
+
+This module is the plugin's entry point: it stays light, OpenTelemetry is imported when the
+plugin configures an app.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import chassis
+from chassis._context import get_context
+
+from ._settings import TracingSettings
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+    from ._logs import SpanEventHandler
+    from ._middleware import TracingMiddleware
+    from ._runtime import TracingRuntime
+
+__all__ = [
+    "SpanEventHandler",
+    "TracingMiddleware",
+    "TracingRuntime",
+    "TracingSettings",
+    "force_flush",
+    "get_tracer",
+    "httpx_async_request_hook",
+    "httpx_request_hook",
+    "inject_headers",
+    "runtime",
+]
+
+chassis_plugin_name = "tracing"
+"""The plugin's name when the module is passed to ``App(plugins=[chassis_tracing])``."""
+
+_RUNTIMES: weakref.WeakKeyDictionary[chassis.App, TracingRuntime] = weakref.WeakKeyDictionary()
+
+
+# -- hooks ----------------------------------------------------------------------------------
+
+
+@chassis.hookimpl
+def settings_model() -> type[TracingSettings]:
+    return TracingSettings
+
+
+@chassis.hookimpl
+def configure_app(app: chassis.App, settings: chassis.Settings) -> None:
+    from connexion.middleware import MiddlewarePosition
+
+    from . import _logs
+    from ._middleware import TracingMiddleware
+    from ._runtime import build_runtime
+
+    section: TracingSettings = getattr(settings, chassis_plugin_name)
+    tracing = build_runtime(app, settings, section)
+    _RUNTIMES[app] = tracing
+    app.add_middleware(
+        TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, runtime=tracing
+    )
+    _logs.install(section.log_level)
+    _record_view_exceptions(app)
+
+
+@chassis.hookimpl
+def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+    tracing = _RUNTIMES.get(app)
+    return {"tracing": tracing.health()} if tracing is not None else None
+
+
+@chassis.hookimpl
+def outgoing_headers(headers: dict[str, str]) -> None:
+    from opentelemetry import propagate
+
+    propagate.inject(headers)
+
+
+def _record_view_exceptions(app: chassis.App) -> None:
+    """Record exceptions raised in Flask views on the request's span.
+
+    Connexion turns them into 500 responses inside the middleware stack, so the tracing
+    middleware never sees them; Flask's ``got_request_exception`` signal does (it is sent in
+    the view's thread, where the request context is current).
+    """
+    from flask import got_request_exception
+
+    got_request_exception.connect(_on_view_exception, app.app)
+
+
+def _on_view_exception(sender: object, exception: BaseException, **extra: object) -> None:
+    from ._logs import _request_trace
+
+    if _client_error(exception):
+        return  # a 404 from Flask's routing or abort(4xx) is an answer, not a failure
+    request_trace = _request_trace()
+    if request_trace is not None:
+        request_trace.record_exception(exception)
+
+
+def _client_error(exception: BaseException) -> bool:
+    for name in ("status_code", "code", "status"):  # Starlette, Werkzeug, Connexion
+        status = getattr(exception, name, None)
+        if isinstance(status, int) and 100 <= status < 500:
+            return True
+    return False
+
+
+# -- public API -----------------------------------------------------------------------------
+
+
+def runtime(app: chassis.App) -> TracingRuntime | None:
+    """The tracing of ``app`` (tracer, provider, exporter, counters), or ``None`` when the
+    plugin is not active in it."""
+    return _RUNTIMES.get(app)
+
+
+def get_tracer(name: str, version: str | None = None) -> Tracer:
+    """A tracer for application code: the current request's app's provider, else the global one.
+
+    Equivalent to ``opentelemetry.trace.get_tracer(name)`` when the plugin's provider is the
+    global provider (the usual case); it also finds the right provider when a test builds
+    several apps, each with its own (``use_tracer=provider``).
+
+    Example::
+
+        with chassis_tracing.get_tracer(__name__).start_as_current_span("load premises"):
+            rows = session.execute(query).all()
+    """
+    from opentelemetry import trace
+
+    context = get_context()
+    app = context.app if context is not None else None
+    tracing = _RUNTIMES.get(app) if app is not None else None
+    if tracing is not None and tracing.provider is not None:
+        return tracing.provider.get_tracer(name, version)
+    return trace.get_tracer(name, version)
+
+
+def inject_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Headers for a call to another service: ``headers`` plus the request id and the trace
+    context (``traceparent``, ``tracestate``, ``baggage``), so the next service continues
+    the trace.
+
+    Inside a request this is :func:`chassis.outgoing_headers`; outside one (a background job
+    with a span of its own) it adds the current span's trace context.
+
+    Example::
+
+        requests.get(url, headers=chassis_tracing.inject_headers({"Accept": "text/csv"}))
+    """
+    if get_context() is not None:
+        return chassis.outgoing_headers(headers)
+    from opentelemetry import propagate
+
+    result = dict(headers or {})
+    propagate.inject(result)
+    return result
+
+
+def httpx_request_hook(request: Any) -> None:
+    """An httpx ``request`` event hook that adds :func:`inject_headers` to every request.
+
+    Headers the request already has are kept. Example::
+
+        client = httpx.Client(event_hooks={"request": [chassis_tracing.httpx_request_hook]})
+    """
+    for name, value in inject_headers().items():
+        if name not in request.headers:
+            request.headers[name] = value
+
+
+async def httpx_async_request_hook(request: Any) -> None:
+    """:func:`httpx_request_hook` for ``httpx.AsyncClient``. Example::
+
+    client = httpx.AsyncClient(
+        event_hooks={"request": [chassis_tracing.httpx_async_request_hook]}
+    )
+    """
+    httpx_request_hook(request)
+
+
+def force_flush(app: chassis.App, timeout: float = 30.0) -> bool:
+    """Export the spans ``app`` has buffered in this process now (tests, scripts, shutdown)."""
+    tracing = _RUNTIMES.get(app)
+    return tracing.force_flush(timeout) if tracing is not None else True
+
+
+def __getattr__(name: str) -> Any:
+    # The classes live in modules that import OpenTelemetry: imported on first use.
+    if name == "TracingMiddleware":
+        from ._middleware import TracingMiddleware
+
+        return TracingMiddleware
+    if name == "SpanEventHandler":
+        from ._logs import SpanEventHandler
+
+        return SpanEventHandler
+    if name == "TracingRuntime":
+        from ._runtime import TracingRuntime
+
+        return TracingRuntime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
