@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from chassis._context import get_context
 
 from ._config import STATE_LIMITS, STATE_PAGE, PaginationConfig, config_of
-from ._cursor import Position
+from ._cursor import Direction, Position
 from ._errors import InvalidPageParameter
 from ._params import (
     CURSOR,
@@ -270,8 +270,8 @@ def _keyset_page(
             raise InvalidPageParameter(CURSOR, "is malformed")
     fetched = _sql.fetch_keyset(source, session, keys, position, request.limit)
 
-    def make(direction: str, values: tuple[Any, ...] = ()) -> str:
-        return config.codec.encode(Position(direction, values, fingerprint))  # type: ignore[arg-type]
+    def make(direction: Direction, values: tuple[Any, ...] = ()) -> str:
+        return config.codec.encode(Position(direction, values, fingerprint))
 
     first_key = fetched.keys[0] if fetched.keys else None
     last_key = fetched.keys[-1] if fetched.keys else None
