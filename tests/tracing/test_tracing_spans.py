@@ -197,3 +197,51 @@ def test_span_is_not_current_after_the_request(traced_app, spans):
     with traced_app().test_client() as client:
         client.get("/api/items/1")
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+def test_the_global_propagator_is_used(traced_app, spans):
+    """Any propagator set globally (B3, Jaeger, a composite) extracts the caller's context."""
+    from opentelemetry import propagate
+    from opentelemetry.context import Context
+    from opentelemetry.propagators.textmap import DefaultGetter, DefaultSetter, TextMapPropagator
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    GETTER, SETTER = DefaultGetter(), DefaultSetter()
+
+    class HeaderPropagator(TextMapPropagator):
+        """Reads and writes ``x-trace: <trace id>/<span id>``."""
+
+        def extract(self, carrier, context=None, getter=GETTER):
+            values = getter.get(carrier, "x-trace")
+            if not values:
+                return context if context is not None else Context()
+            trace_id, span_id = values[0].split("/")
+            parent = SpanContext(
+                int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(1)
+            )
+            return trace.set_span_in_context(NonRecordingSpan(parent), context)
+
+        def inject(self, carrier, context=None, setter=SETTER):
+            span_context = trace.get_current_span(context).get_span_context()
+            setter.set(
+                carrier, "x-trace", f"{span_context.trace_id:032x}/{span_context.span_id:016x}"
+            )
+
+        @property
+        def fields(self):
+            return {"x-trace"}
+
+    saved = propagate.get_global_textmap()
+    propagate.set_global_textmap(HeaderPropagator())
+    try:
+        with traced_app().test_client() as client:
+            client.get("/api/items/1")  # no x-trace: a new trace
+            outgoing = client.get("/api/outgoing", headers={"X-Trace": f"{TRACE_ID}/{PARENT_ID}"})
+    finally:
+        propagate.set_global_textmap(saved)
+    first, second = spans.servers()
+    assert first.parent is None
+    assert format(second.context.trace_id, "032x") == TRACE_ID
+    assert format(second.parent.span_id, "016x") == PARENT_ID
+    assert outgoing.json()["x-trace"] == f"{TRACE_ID}/{second.context.span_id:016x}"
+    assert "traceparent" not in outgoing.json()

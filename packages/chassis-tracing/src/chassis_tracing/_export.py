@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -82,6 +83,21 @@ def install_capture_filter() -> None:
         exporter_logger = logging.getLogger(name)
         if _CAPTURE_FILTER not in exporter_logger.filters:
             exporter_logger.addFilter(_CAPTURE_FILTER)
+
+
+class HashOnceResource(Resource):
+    """A resource that hashes once: the OTLP encoder groups every exported span by its
+    resource, and ``Resource.__hash__`` serializes the attributes to JSON each time."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other)
 
 
 class ExportStats:

@@ -30,9 +30,7 @@ URL_PATH = "url.path"
 URL_SCHEME = "url.scheme"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
-CLIENT_ADDRESS = "client.address"
 USER_AGENT_ORIGINAL = "user_agent.original"
-NETWORK_PROTOCOL_VERSION = "network.protocol.version"
 ERROR_TYPE = "error.type"
 
 KNOWN_METHODS = frozenset(
@@ -87,6 +85,7 @@ class _ScopeHeaders(Getter[Iterable[tuple[bytes, bytes]]]):
 
 
 _GETTER = _ScopeHeaders()
+_EMPTY_CONTEXT = otel_context.Context()
 
 
 class TracingMiddleware:
@@ -97,6 +96,8 @@ class TracingMiddleware:
         self.runtime = runtime
         self.tracer = runtime.tracer
         self.is_excluded = runtime.excluded
+        self._propagator: object = None
+        self._propagated: frozenset[bytes] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,10 +111,8 @@ class TracingMiddleware:
             await self.app(scope, receive, send)
             return
 
-        parent = propagate.extract(scope["headers"], getter=_GETTER)
+        parent = self.extract(scope["headers"])
         span, span_method = self._start_span(scope, path, parent)
-        recording = span.is_recording()
-        request_trace = RequestTrace(span)
         request_context = get_context()
         if request_context is not None:
             span_context = span.get_span_context()
@@ -121,9 +120,20 @@ class TracingMiddleware:
                 fields = request_context.fields
                 fields["trace_id"] = format(span_context.trace_id, "032x")
                 fields["span_id"] = format(span_context.span_id, "016x")
-            request_context.state[STATE_KEY] = request_trace
         token = otel_context.attach(trace.set_span_in_context(span, parent))
 
+        if not span.is_recording():
+            # Not sampled: the span only carries the trace context (logs, outgoing calls).
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel_context.detach(token)
+                span.end()
+            return
+
+        request_trace = RequestTrace(span)
+        if request_context is not None:
+            request_context.state[STATE_KEY] = request_trace
         status = 0
         escaped = False
 
@@ -141,14 +151,36 @@ class TracingMiddleware:
             raise
         finally:
             otel_context.detach(token)
-            if recording:
-                route = (
-                    request_context.route
-                    if request_context is not None
-                    else scope.get("extensions", {}).get(ROUTE_KEY)
-                )
-                _finish(span, span_method, route, status, escaped, request_trace)
+            route = (
+                request_context.route
+                if request_context is not None
+                else scope.get("extensions", {}).get(ROUTE_KEY)
+            )
+            _finish(span, span_method, route, status, escaped, request_trace)
             span.end()
+
+    def extract(self, headers: list[tuple[bytes, bytes]]) -> otel_context.Context:
+        """The caller's trace context, through the global propagator.
+
+        Requests that carry none of the propagator's headers (most of them, for a service at
+        the edge) skip the propagator's parsing.
+        """
+        propagator = propagate.get_global_textmap()
+        if propagator is not self._propagator:
+            self._propagator = propagator
+            try:
+                fields = frozenset(name.lower().encode("latin-1") for name in propagator.fields)
+            except Exception:
+                fields = frozenset()
+            self._propagated = fields or None  # unknown fields: always extract
+        names = self._propagated
+        if names is not None:
+            for name, _ in headers:
+                if name in names:
+                    break
+            else:
+                return _EMPTY_CONTEXT
+        return propagator.extract(headers, getter=_GETTER)
 
     def _start_span(
         self, scope: Scope, path: str, parent: otel_context.Context
@@ -189,14 +221,16 @@ def _finish(
     escaped: bool,
     request_trace: RequestTrace,
 ) -> None:
+    attributes: dict[str, Any] = {}
     if route:
         span.update_name(f"{method} {route}")
-        span.set_attribute(HTTP_ROUTE, route)
+        attributes[HTTP_ROUTE] = route
     if status:
-        span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status)
+        attributes[HTTP_RESPONSE_STATUS_CODE] = status
     if status >= 500 or escaped:
-        span.set_attribute(ERROR_TYPE, request_trace.error_type or str(status))
+        attributes[ERROR_TYPE] = request_trace.error_type or str(status)
         span.set_status(Status(StatusCode.ERROR))
+    span.set_attributes(attributes)
 
 
 def _request_attributes(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -217,12 +251,6 @@ def _request_attributes(scope: Scope, headers: Iterable[tuple[bytes, bytes]]) ->
         attributes[SERVER_ADDRESS] = address
         if port is not None:
             attributes[SERVER_PORT] = port
-    client = scope.get("client")
-    if client:
-        attributes[CLIENT_ADDRESS] = client[0]
-    version = scope.get("http_version")
-    if version:
-        attributes[NETWORK_PROTOCOL_VERSION] = version
     return attributes
 
 

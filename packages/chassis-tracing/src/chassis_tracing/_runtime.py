@@ -323,19 +323,19 @@ def _from_settings(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
 
-    from ._export import ExportStats, ProcessLocalBatchProcessor, install_capture_filter
+    from ._export import (
+        ExportStats,
+        HashOnceResource,
+        ProcessLocalBatchProcessor,
+        install_capture_filter,
+    )
 
     ratio = section.sampling_ratio
     root = ALWAYS_ON if ratio >= 1.0 else TraceIdRatioBased(ratio)
-    provider = TracerProvider(
-        sampler=ParentBased(root),
-        resource=Resource.create(
-            {
-                "service.name": settings.service_name,
-                "service.version": settings.service_version,
-            }
-        ),
+    resource = Resource.create(
+        {"service.name": settings.service_name, "service.version": settings.service_version}
     )
+    provider = TracerProvider(sampler=ParentBased(root), resource=HashOnceResource(resource))
     setattr(provider, OWNED_MARKER, True)
 
     kind = resolve_exporter(section)
