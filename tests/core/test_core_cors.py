@@ -52,3 +52,22 @@ def test_cors_from_environment_lists(make_chassis_app, spec, monkeypatch):
     with app.test_client() as client:
         response = client.get("/items/1", headers={"Origin": "https://b.example"})
     assert response.headers["access-control-allow-origin"] == "https://b.example"
+
+
+def test_plugins_add_headers_that_cors_exposes(make_chassis_app, spec):
+    import chassis
+
+    class Paging:
+        @chassis.hookimpl
+        def configure_app(self, app):
+            app.cors_expose_headers.append("Link")
+
+    app = make_chassis_app(
+        spec=spec,
+        settings={"cors": {"enabled": True, "allow_origins": [ORIGIN], "expose_headers": ["X-A"]}},
+        plugins=[Paging()],
+    )
+    with app.test_client() as client:
+        response = client.get("/items/1", headers={"Origin": ORIGIN})
+    exposed = [h.strip() for h in response.headers["access-control-expose-headers"].split(",")]
+    assert exposed == ["X-A", "X-Request-ID", "Link"]

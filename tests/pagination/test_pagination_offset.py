@@ -211,3 +211,17 @@ def test_a_link_header_of_the_handler_is_kept(db: Database, client_for: Any) -> 
         "first": "http://testserver/items-own-link?offset=0&limit=1",
         "next": "http://testserver/items-own-link?offset=1&limit=1",
     }
+
+
+def test_cors_exposes_the_paging_headers(sqlite_db: Database, client_for: Any) -> None:
+    origin = "https://ui.example"
+    client = client_for(
+        sqlite_db,
+        settings={
+            "cors": {"enabled": True, "allow_origins": [origin]},
+            "pagination": {"total": True},
+        },
+    )
+    response = client.get("/items", headers={"Origin": origin})
+    exposed = {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {"Link", "X-Total-Count", "X-Request-ID"} <= exposed

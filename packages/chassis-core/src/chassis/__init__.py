@@ -7,7 +7,7 @@ import warnings
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from ._app import App, __version__
-from ._context import RequestContext, current_context
+from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
 from ._markers import hookimpl, hookspec
 from ._outgoing import outgoing_headers
@@ -43,6 +43,7 @@ __all__ = [
     "SettingsError",
     "__version__",
     "current_context",
+    "get_context",
     "hookimpl",
     "hookspec",
     "outgoing_headers",

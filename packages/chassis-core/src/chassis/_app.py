@@ -112,6 +112,10 @@ class App(FlaskApp):
         configure_logging(self.settings.log_level, self.settings.log_format)
 
         self.health = HealthChecks(self, self.settings.health.timeout)
+        self.cors_expose_headers: list[str] = list(
+            dict.fromkeys([*self.settings.cors.expose_headers, self.settings.request_id_header])
+        )
+        """Response headers CORS exposes to browsers; plugins append theirs in configure_app."""
         self._response_hook = (
             ResponseHook(self.plugin_manager.hook.wrap_response)
             if self.plugin_manager.hook.wrap_response.get_hookimpls()
@@ -209,9 +213,9 @@ class App(FlaskApp):
                 allow_methods=cors.allow_methods,
                 allow_headers=cors.allow_headers,
                 allow_credentials=cors.allow_credentials,
-                expose_headers=list(
-                    dict.fromkeys([*cors.expose_headers, settings.request_id_header])
-                ),
+                # The same list object: Connexion builds middleware at the first request, so
+                # headers that plugins append in configure_app are exposed too.
+                expose_headers=self.cors_expose_headers,
                 max_age=cors.max_age,
             )
         if settings.max_body_bytes is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chassis._context import get_context
+from chassis import get_context
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send

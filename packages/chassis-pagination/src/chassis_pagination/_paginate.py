@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from chassis._context import get_context
+from chassis import get_context
 
 from ._config import STATE_LIMITS, STATE_PAGE, PaginationConfig, config_of
 from ._cursor import Direction, Position

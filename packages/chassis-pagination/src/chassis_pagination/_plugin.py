@@ -6,7 +6,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import chassis
-from chassis._context import get_context
+from chassis import get_context
 from connexion.middleware import MiddlewarePosition
 
 from ._config import EXTRAS_KEY, STATE_PAGE, PaginationConfig, config_of
@@ -26,6 +26,8 @@ def configure_app(app: chassis.App, settings: Any) -> None:
     own: PaginationSettings = settings.pagination
     config = PaginationConfig.from_settings(own)
     app.extras[EXTRAS_KEY] = config
+    # Browsers only let scripts read the paging headers when CORS exposes them.
+    app.cors_expose_headers.extend(["Link", config.total_header])
     app.add_middleware(
         PaginationMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, config=config
     )
