@@ -229,3 +229,8 @@ def spec_pretty() -> dict[str, Any]:
 def short_lived() -> list[dict[str, Any]]:
     calls["short_lived"] += 1
     return ITEMS[:10]
+
+
+def private_items() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
+    calls["private_items"] += 1
+    return ITEMS[:5], 200, {"Cache-Control": "private, max-age=5"}

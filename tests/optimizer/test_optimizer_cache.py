@@ -154,6 +154,18 @@ def test_responses_with_set_cookie_are_not_stored(client: Any) -> None:
     assert response.headers["cache-status"] == "chassis; fwd=uri-miss"
 
 
+def test_private_responses_are_kept_only_for_their_caller(client: Any) -> None:
+    client.get("/private")
+    anonymous = client.get("/private")
+    client.get("/private", headers={"Authorization": "Bearer alice"})
+    alice = client.get("/private", headers={"Authorization": "Bearer alice"})
+
+    assert anonymous.headers["cache-status"] == "chassis; fwd=uri-miss"
+    assert alice.headers["cache-status"].startswith("chassis; hit")
+    assert alice.headers["cache-control"] == "private, max-age=5"  # the view's own wins
+    assert optimizer_views.calls["private_items"] == 3
+
+
 def test_key_covers_headers_the_response_varies_on(client: Any) -> None:
     english = client.get("/language", headers={"Accept-Language": "en"})
     french = client.get("/language", headers={"Accept-Language": "fr"})

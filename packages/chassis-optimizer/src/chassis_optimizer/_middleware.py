@@ -204,6 +204,7 @@ class _Responder:
         if self.buffered > self.optimizer.settings.compress_max_size:
             # More than the declared length: give up optimizing, send what we have.
             self.mode = "pass"
+            self.start["headers"] = self.headers
             await self.send_next(self.start)
             await self.send_next(
                 {"type": "http.response.body", "body": b"".join(self.buffer), "more_body": more}

@@ -170,7 +170,7 @@ class _Recorder:
         directives = cache_directives(header(headers, b"cache-control"))
         if directives & {"no-store", "no-cache"}:
             return False
-        if "private" in directives and not self.operation.credentials:
+        if "private" in directives and not self._credentialed():
             return False
         length = header(headers, b"content-length")
         limit = self.operation.optimizer.settings.cache_max_entry_bytes
@@ -189,6 +189,11 @@ class _Recorder:
                 self.operation.credentials,
             )
         return True
+
+    def _credentialed(self) -> bool:
+        """Whether the key holds credentials this request carried."""
+        names = {name.encode("latin-1") for name in self.operation.credentials}
+        return any(key.lower() in names for key, _ in self.scope.get("headers", ()))
 
     def entry(self) -> Entry | None:
         if not (self.storable and self.complete):
