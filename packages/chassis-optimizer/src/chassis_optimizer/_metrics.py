@@ -6,7 +6,10 @@ optimizer works (and imports nothing of Prometheus) without it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+logger = logging.getLogger("chassis.optimizer")
 
 
 class OptimizerMetrics:
@@ -26,6 +29,14 @@ class OptimizerMetrics:
         registry = _registry(app)
         if registry is None:
             return
+        try:
+            self._register(registry)
+        except ValueError as error:  # the names are taken (a registry shared by two apps)
+            logger.warning("optimizer metrics not registered: %s", error)
+            return
+        self.active = True
+
+    def _register(self, registry: Any) -> None:
         from prometheus_client import Counter
 
         self._hits = Counter(
@@ -56,7 +67,6 @@ class OptimizerMetrics:
             ("encoding",),
             registry=registry,
         )
-        self.active = True
 
     def _child(self, metric: Any, kind: str, label: str) -> Any:
         key = (kind, label)
