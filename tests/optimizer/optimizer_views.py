@@ -234,3 +234,11 @@ def short_lived() -> list[dict[str, Any]]:
 def private_items() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     calls["private_items"] += 1
     return ITEMS[:5], 200, {"Cache-Control": "private, max-age=5"}
+
+
+def slow_items() -> list[dict[str, Any]]:
+    import time
+
+    calls["slow_items"] += 1
+    time.sleep(0.3)
+    return ITEMS[:10]

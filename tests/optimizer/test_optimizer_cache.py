@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import chassis_metrics
@@ -31,6 +32,25 @@ def test_a_hit_does_not_run_the_view(client: Any) -> None:
     assert second.headers["content-encoding"] == "gzip"
     assert third.headers["etag"] == first.headers["etag"]
     assert third.headers["x-request-id"] != first.headers["x-request-id"]
+
+
+def test_a_burst_of_misses_runs_the_view_once(make_app: AppMaker) -> None:
+    with make_app().test_client() as client, ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda _: client.get("/slow"), range(6)))
+
+    assert [r.status_code for r in responses] == [200] * 6
+    assert all(r.json() == optimizer_views.ITEMS[:10] for r in responses)
+    assert optimizer_views.calls["slow_items"] == 1
+    statuses = sorted(r.headers["cache-status"].split(";")[1].strip() for r in responses)
+    assert statuses == ["fwd=uri-miss", "hit", "hit", "hit", "hit", "hit"]
+
+
+def test_waiting_for_a_filler_can_be_switched_off(make_app: AppMaker) -> None:
+    with make_app({"cache_fill_wait": 0}).test_client() as client, ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda _: client.get("/slow"), range(3)))
+
+    assert [r.status_code for r in responses] == [200] * 3
+    assert optimizer_views.calls["slow_items"] == 3
 
 
 def test_routes_that_do_not_opt_in_are_not_cached(client: Any) -> None:

@@ -9,6 +9,7 @@ the policy resolved at start-up from the settings, the handler's decorators and 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -63,6 +64,8 @@ class _Operation:
         status_header = optimizer.settings.cache_status_header
         key = cache_key(optimizer.key_prefix, scope, self.vary, self.credentials)
         entry = await backend.get(key)
+        if entry is None and scope["method"] == "GET":
+            entry = await self._wait_for_filler(key)
         now = time.time()
         if entry is not None and entry.expires_at > now:
             optimizer.metrics.hit(self.route)
@@ -73,11 +76,31 @@ class _Operation:
         if scope["method"] != "GET" or bypassed:
             await self.next_app(scope, receive, _tagging(send, status_header, bypassed))
             return
-        recorder = _Recorder(self, scope, send, key, state, status_header)
-        await self.next_app(scope, receive, recorder.send)
-        stored = recorder.entry()
-        if stored is not None:
-            await backend.set(recorder.key, stored)
+        filling = optimizer.filling
+        done = filling.setdefault(key, asyncio.Event())
+        try:
+            recorder = _Recorder(self, scope, send, key, state, status_header)
+            await self.next_app(scope, receive, recorder.send)
+            stored = recorder.entry()
+            if stored is not None:
+                await backend.set(recorder.key, stored)
+        finally:
+            if filling.get(key) is done:
+                del filling[key]
+            done.set()
+
+    async def _wait_for_filler(self, key: str) -> Entry | None:
+        """When a concurrent request of this process is filling ``key``, wait for it (at most
+        ``cache_fill_wait`` seconds) and read its entry: a burst of misses runs the view once."""
+        done = self.optimizer.filling.get(key)
+        wait = self.optimizer.settings.cache_fill_wait
+        if done is None or wait <= 0:
+            return None
+        try:
+            await asyncio.wait_for(done.wait(), wait)
+        except (asyncio.TimeoutError, RuntimeError):  # slow filler; an event of another loop
+            return None
+        return await self.optimizer.backend.get(key)
 
     async def _serve(
         self,

@@ -105,6 +105,12 @@ class OptimizerSettings(PluginSettings):
     cache_max_entry_bytes: int = Field(
         1024 * 1024, ge=1, description="Larger responses are not cached."
     )
+    cache_fill_wait: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a miss waits for a concurrent request of this process that is "
+        "filling the same entry, rather than running the view again (0: never waits).",
+    )
     cache_key_prefix: str | None = Field(
         None,
         description="Prefix of cache keys; default 'chassis:optimizer:<service>:<version>:'.",

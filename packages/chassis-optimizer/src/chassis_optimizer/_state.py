@@ -106,6 +106,8 @@ class Optimizer:
             else f"chassis:optimizer:{core.service_name}:{core.service_version}:"
         )
         self.backend: Backend = self._backend()
+        self.filling: dict[str, asyncio.Event] = {}
+        """Keys a request of this process is filling, and the event set when it is done."""
 
     def _backend(self) -> Backend:
         settings = self.settings
