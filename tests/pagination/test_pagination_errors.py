@@ -195,7 +195,8 @@ def test_bad_operation_options_stop_start_up(
 ) -> None:
     document = spec()
     document["paths"]["/items"]["get"]["x-chassis-pagination"] = options
-    monkeypatch.setattr("conftest.spec", lambda: document)
+    # The factory's own module globals: several conftest modules share the name "conftest".
+    monkeypatch.setitem(make_app.__globals__, "spec", lambda: document)
     app = make_app(sqlite_db)
     with pytest.raises(ValueError, match="x-chassis-pagination") as error, app.test_client():
         pass
