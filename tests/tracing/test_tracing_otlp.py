@@ -137,3 +137,37 @@ def test_each_forked_worker_exports_its_own_spans(
         "GET /api/items/{item_id}",
         "in the master",
     ]
+
+
+def test_a_silent_collector_does_not_hold_up_shutdown(
+    global_tracer_provider, traced_app, silent_collector
+):
+    app = _otlp_app(traced_app, silent_collector, schedule_delay=0.01)  # 10 s export timeout
+    runtime = chassis_tracing.runtime(app)
+    started = time.perf_counter()
+    with app.test_client() as client:
+        for number in range(5):
+            client.get(f"/api/items/{number + 1}")
+        time.sleep(1.2)  # the first export is now stalled
+        assert runtime.stats.failing()
+    runtime.provider.shutdown()  # what runs at interpreter exit
+    assert time.perf_counter() - started < 4
+
+
+def test_otlp_over_grpc_to_an_unreachable_collector(
+    global_tracer_provider, traced_app, refusing_collector
+):
+    app = _otlp_app(
+        traced_app, refusing_collector, protocol="grpc", timeout=0.5, schedule_delay=0.01
+    )
+    with app.test_client() as client:
+        for number in range(5):
+            assert client.get(f"/api/items/{number + 1}").status_code == 200
+        deadline = time.monotonic() + 5
+        while not chassis_tracing.runtime(app).stats.export_failures:
+            assert time.monotonic() < deadline, "the gRPC export never failed"
+            time.sleep(0.05)
+        tracing = client.get("/readyz").json()["checks"]["tracing"]
+    assert tracing["exporter"] == "otlp"
+    assert tracing["endpoint"] == refusing_collector
+    assert tracing["spans_dropped"] > 0

@@ -31,6 +31,9 @@ logger = logging.getLogger("chassis.tracing")
 WARNING_INTERVAL = 60.0
 """Seconds between two warnings about dropped spans."""
 
+SHUTDOWN_WHEN_FAILING = 1.0
+"""Seconds the exit flush may take while the collector is failing."""
+
 # Loggers through which the SDK's exporters report failed exports, batch by batch and retry by
 # retry. While one of our exports runs, their records are captured (the last one becomes the
 # reported error) instead of printed; the rate-limited warning reports them.
@@ -40,7 +43,8 @@ EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
     "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
-    "opentelemetry.exporter.http.transport",
+    "opentelemetry.exporter.otlp.proto.common._internal",
+    "opentelemetry.exporter.otlp.proto.common._internal.trace_encoder",
 )
 
 
@@ -120,6 +124,8 @@ class ExportStats:
         self.export_failures = 0
         self.last_error: str | None = None
         self.last_drop = 0.0
+        self.exporting_since = 0.0
+        """``time.monotonic()`` when the export in progress started; 0: none."""
         self._unreported = 0
         self._last_warning = 0.0
 
@@ -175,6 +181,12 @@ class ExportStats:
         """Whether spans were dropped in the last ``within`` seconds."""
         return bool(self.last_drop) and time.monotonic() - self.last_drop < within
 
+    def failing(self, stalled_after: float = 1.0) -> bool:
+        """Whether the collector looks unusable: spans dropped lately, or an export that has
+        been waiting for more than ``stalled_after`` seconds."""
+        since = self.exporting_since
+        return self.dropping() or (bool(since) and time.monotonic() - since > stalled_after)
+
 
 class CountingExporter(SpanExporter):
     """Delegates to ``exporter`` and counts what it delivers and what it drops."""
@@ -185,6 +197,7 @@ class CountingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         _capture.active, _capture.messages = True, []
+        self.stats.exporting_since = time.monotonic()
         error: str | None = None
         try:
             result = self.exporter.export(spans)
@@ -193,6 +206,7 @@ class CountingExporter(SpanExporter):
             error = f"{type(exc).__name__}: {exc}"
         finally:
             _capture.active = False
+            self.stats.exporting_since = 0.0
         ok = result is SpanExportResult.SUCCESS
         self.stats.on_export(len(spans), ok, error or _capture.message())
         return result
@@ -271,11 +285,21 @@ class ProcessLocalBatchProcessor(SpanProcessor):
         processor.on_end(span)
 
     def shutdown(self) -> None:
+        """Export what is buffered and stop (at exit); give up after a second when the
+        collector has been failing, instead of the SDK's 30 s per processor."""
         with self._lock:
             self._shutdown = True
             processor, self._processor = self._processor, None
-        if processor is not None:
+        if processor is None:
+            return
+        if not self.stats.failing():
             processor.shutdown()  # type: ignore[no-untyped-call]
+            return
+        stopping = threading.Thread(
+            target=processor.shutdown, name="chassis-tracing-shutdown", daemon=True
+        )
+        stopping.start()
+        stopping.join(SHUTDOWN_WHEN_FAILING)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         processor = self._processor

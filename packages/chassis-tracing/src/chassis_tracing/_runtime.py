@@ -109,12 +109,20 @@ class TracingRuntime:
             logger.warning("tracing: flushing spans failed", exc_info=True)
             return False
 
-    async def aflush(self, timeout: float = 10.0) -> None:
-        """:meth:`force_flush` in a thread, for the event loop."""
-        if self.processor is None or not self.processor.started:
+    async def aflush(self, timeout: float = 5.0) -> None:
+        """:meth:`force_flush` in a thread, for the event loop, waiting ``timeout`` at most.
+
+        Skipped while exports are failing: a dead collector must not hold up shutdown.
+        """
+        processor = self.processor
+        if processor is None or not processor.started or processor.stats.failing():
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.force_flush, timeout)
+        flushing = loop.run_in_executor(None, self.force_flush, timeout)
+        try:
+            await asyncio.wait_for(asyncio.shield(flushing), timeout)
+        except asyncio.TimeoutError:
+            logger.warning("tracing: spans not flushed after %g s; shutting down anyway", timeout)
 
     def health(self) -> dict[str, Any]:
         """The ``tracing`` entry of the readiness report; always ``up``: a collector that is
