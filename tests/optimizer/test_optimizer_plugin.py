@@ -89,6 +89,15 @@ def test_cache_url_errors_name_the_setting_and_hide_the_url(make_app: AppMaker) 
     assert "hunter2" not in text
 
 
+def test_invalid_redis_url_stops_start_up(make_app: AppMaker) -> None:
+    with pytest.raises(chassis.PluginError) as caught:
+        make_app({"cache_url": "redis://:hunter2@localhost:notaport/0"})
+    text = str(caught.value)
+    assert "CHASSIS_OPTIMIZER__CACHE_URL" in text
+    assert "not a valid Redis URL" in text
+    assert "hunter2" not in text
+
+
 def test_secret_cache_url_is_masked_when_settings_are_printed(make_app: AppMaker) -> None:
     app = make_app({"cache_url": "redis://:hunter2@127.0.0.1:1/0"})
     assert "hunter2" not in repr(app.settings)
@@ -168,3 +177,23 @@ def test_the_plugin_module_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+class _Stamp:
+    """A plugin with ``wrap_response``: the kernel then wraps every handler."""
+
+    @chassis.hookimpl
+    def wrap_response(self, result: Any) -> None:
+        result.headers["X-Stamped"] = "1"
+
+
+def test_decorators_seen_through_the_kernels_handler_wrapper(make_app: AppMaker) -> None:
+    with make_app(plugins={"stamp": _Stamp()}).test_client() as client:
+        client.get("/cached")
+        hit = client.get("/cached")
+        plain = client.get("/uncompressed", headers={"Accept-Encoding": "gzip"})
+
+    assert hit.headers["x-stamped"] == "1"
+    assert hit.headers["cache-status"].startswith("chassis; hit")
+    assert optimizer_views.calls["cached_items"] == 1
+    assert "content-encoding" not in plain.headers

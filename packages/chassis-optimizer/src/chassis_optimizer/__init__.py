@@ -90,11 +90,19 @@ def _check_cache_url(settings: OptimizerSettings) -> None:
         )
     if scheme != "memory":
         try:
-            import redis.asyncio  # noqa: F401
+            from redis.asyncio import Redis
         except ImportError:
             raise chassis.SettingsError(
                 f"Invalid settings:\n  {variable}: a Redis cache needs the redis package: "
                 "pip install 'chassis-optimizer[redis]'"
+            ) from None
+        try:
+            Redis.from_url(url)  # parses the URL; connects on first use
+        except ValueError as error:
+            # The error names the part at fault; the URL itself may hold a password.
+            message = str(error).replace(url, "<url>")
+            raise chassis.SettingsError(
+                f"Invalid settings:\n  {variable}: not a valid Redis URL: {message}"
             ) from None
 
 
