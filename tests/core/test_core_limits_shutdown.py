@@ -144,3 +144,31 @@ def test_sigterm_turns_readiness_503_drains_and_loses_no_request(tmp_path):
         output = server.stdout.read() if server.stdout else ""
     assert results and set(results) == {200}, results
     assert "SIGTERM: readiness now answers 503" in output
+
+
+def test_an_overlong_path_is_a_414_problem_not_a_500(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    with app.test_client() as client:
+        huge_id = client.get("/items/" + "9" * 5000)
+        long_unknown = client.get("/x" * 3000)
+    assert huge_id.status_code == long_unknown.status_code == 414
+    assert huge_id.headers["content-type"] == "application/problem+json"
+
+
+def test_context_reaches_routing_details_when_the_server_sends_no_extensions(
+    make_chassis_app, spec
+):
+    # uvicorn puts no "extensions" in the scope (Starlette's TestClient does).
+    import asyncio
+
+    app = make_chassis_app(spec=spec)
+
+    async def call():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.get("/private", headers={"Authorization": "Bearer good"})
+
+    body = asyncio.run(call()).json()
+    assert body["route"] == "/private"
+    assert body["operation_id"] == "core_handlers.show_private"
+    assert body["user"] == "alice"

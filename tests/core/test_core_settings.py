@@ -153,3 +153,14 @@ def test_connexion_plus_keywords_map_onto_settings(make_chassis_app, spec):
     tracer = object()
     with pytest.raises(chassis.PluginError, match="CHASSIS_PLUGINS does not list it"):
         make_chassis_app(use_tracer=tracer)
+
+
+def test_a_plugin_passed_as_an_object_may_be_switched_on_by_keyword(make_chassis_app):
+    class Metrics:
+        @chassis.hookimpl
+        def configure_app(self, app):
+            app.extras["metrics-on"] = True
+
+    # make_chassis_app lists no installed plugin; the object is passed explicitly.
+    app = make_chassis_app(plugins={"metrics": Metrics()}, use_metric=True)
+    assert app.extras["metrics-on"] is True

@@ -17,10 +17,10 @@ from connexion.resolver import Resolver
 from pydantic import ImportString, TypeAdapter, ValidationError
 
 from . import _envelope
-from ._body_limit import BodyLimitMiddleware
 from ._errors import register_kernel_handlers
 from ._fast_operation import ChassisFlaskASGIApp
 from ._health import HealthChecks, HealthMiddleware
+from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging
 from ._operations import prefer_success_content_types
@@ -218,12 +218,12 @@ class App(FlaskApp):
                 expose_headers=self.cors_expose_headers,
                 max_age=cors.max_age,
             )
-        if settings.max_body_bytes is not None:
-            self.add_middleware(
-                BodyLimitMiddleware,
-                position=MiddlewarePosition.BEFORE_SWAGGER,
-                max_bytes=settings.max_body_bytes,
-            )
+        self.add_middleware(
+            RequestLimitsMiddleware,
+            position=MiddlewarePosition.BEFORE_SWAGGER,
+            max_bytes=settings.max_body_bytes,
+            max_path_bytes=settings.max_path_bytes,
+        )
         self.add_middleware(RouteMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
         self.add_middleware(
             HealthMiddleware,

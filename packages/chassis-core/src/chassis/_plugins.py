@@ -121,7 +121,7 @@ def select(
             order.append(name)
             infos[name].reason = ""
     if settings.plugins is not None:
-        for name in set(installed) - set(order) - disabled:
+        for name in set(installed) - set(order) - disabled - explicit:
             toggle = getattr(settings, name, None)
             if toggle is not None and "enabled" in toggle.model_fields_set and toggle.enabled:
                 raise PluginError(

@@ -51,6 +51,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Servers (uvicorn) may send no "extensions"; Connexion's routing works on a shallow
+        # copy of the scope, so without a shared dict here its routing and security details
+        # would never reach the outer middleware or current_context.
+        scope.setdefault("extensions", {})
         request_id = self._incoming_id(scope) or new_request_id()
         context = RequestContext(request_id, scope, self.chassis_app)
         if self.context_factory is not None:

@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     max_body_bytes: int | None = Field(
         10 * 1024 * 1024, ge=0, description="Larger request bodies get a 413; unset: no limit."
     )
+    max_path_bytes: int = Field(
+        4096, ge=64, le=65536, description="Longer request paths get a 414."
+    )
     health: HealthSettings = Field(default_factory=HealthSettings)
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
