@@ -120,16 +120,34 @@ class ShutdownSettings(BaseModel):
     )
 
 
-class Settings(BaseSettings):
-    """The kernel's settings. Plugin sections are added at start-up under each plugin's name."""
+class _ChassisSources(BaseSettings):
+    """Where settings come from, highest first: keywords, environment, ``.env``, then the TOML
+    file named by ``CHASSIS_CONFIG``."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=NESTED_DELIMITER,
-        env_file=".env",
-        extra="forbid",
-        validate_default=True,
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, env_file=".env"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        chosen = (init_settings, env_settings, _KnownKeysOnly(dotenv_settings))
+        config_file = _config_file()
+        if config_file is None:
+            return chosen
+        return (*chosen, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+
+
+class Settings(_ChassisSources):
+    """The kernel's settings. Plugin sections are added at start-up under each plugin's name."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
     service_name: str = Field("chassis-service", min_length=1)
     service_version: str = "0.0.0"
@@ -164,29 +182,6 @@ class Settings(BaseSettings):
     cors: CorsSettings = Field(default_factory=CorsSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _sources(settings_cls, init_settings, env_settings, dotenv_settings)
-
-
-def _sources(
-    settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """Keywords, environment, ``.env``, then the TOML file named by ``CHASSIS_CONFIG``."""
-    init, env, dotenv = sources
-    chosen = (init, env, _KnownKeysOnly(dotenv))
-    config_file = _config_file()
-    if config_file is None:
-        return chosen
-    return (*chosen, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
-
 
 class _KnownKeysOnly(PydanticBaseSettingsSource):
     """A ``.env`` file is often shared with other tools: its unrelated variables are not ours.
@@ -213,30 +208,14 @@ class _PluginToggle(PluginSettings):
     model_config = ConfigDict(extra="allow")
 
 
-class _Bootstrap(BaseSettings):
+class _Bootstrap(_ChassisSources):
     """Reads only what decides which plugins load; the rest is validated afterwards, so
     that every invalid setting is reported at once."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=NESTED_DELIMITER,
-        env_file=".env",
-        extra="allow",
-    )
+    model_config = SettingsConfigDict(extra="allow")
 
     plugins: CommaList | None = None
     disabled_plugins: CommaList = Field(default_factory=list)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _sources(settings_cls, init_settings, env_settings, dotenv_settings)
 
 
 _S = TypeVar("_S", bound=BaseSettings)
