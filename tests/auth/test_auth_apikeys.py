@@ -70,7 +70,7 @@ def test_auth_api_keys_from_the_environment_are_secret(
     make_chassis_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     monkeypatch.setenv("CHASSIS_AUTH__API_KEYS", ",".join(KEYS))
     app = make_chassis_app(spec=SPEC, plugins=[chassis_auth])
@@ -86,7 +86,7 @@ def test_auth_api_keys_from_the_environment_are_secret(
 def test_auth_api_key_scheme_without_keys_is_503(make_chassis_app: Any) -> None:
     """An apiKey scheme but no keys configured: the server's fault, not the client's."""
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     app = make_chassis_app(spec=SPEC, plugins=[chassis_auth])
     with app.test_client() as client:

@@ -29,7 +29,7 @@ def test_auth_keys_found_by_discovery_and_cached(client: Any, auth_issuer: Local
 
 def test_auth_keys_from_jwks_url(make_chassis_app: Any, auth_issuer: LocalIssuer) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     settings = {"auth": {"jwks_url": auth_issuer.jwks_url, "audience": ["test-api"]}}
     app = make_chassis_app(spec=SPEC, settings=settings, plugins=[chassis_auth])
@@ -158,7 +158,7 @@ def test_auth_discovery_must_name_the_configured_issuer(
     make_chassis_app: Any, auth_issuer: LocalIssuer
 ) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     settings = {
         "auth": {
@@ -178,7 +178,7 @@ def test_auth_discovery_must_name_the_configured_issuer(
 
 def test_auth_unusable_jwks_is_503(make_chassis_app: Any, auth_issuer: LocalIssuer) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     settings = {"auth": {"jwks_url": auth_issuer.issuer + "/nothing-here", "audience": ["x"]}}
     app = make_chassis_app(spec=SPEC, settings=settings, plugins=[chassis_auth])
@@ -223,7 +223,7 @@ def test_auth_cached_tokens_still_expire(auth_app: Any, auth_issuer: LocalIssuer
 
 def test_auth_bearer_without_issuer_settings_is_503(make_chassis_app: Any) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     app = make_chassis_app(spec=SPEC, plugins=[chassis_auth])
     with app.test_client() as client:

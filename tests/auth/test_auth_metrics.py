@@ -8,8 +8,8 @@ from typing import Any
 
 import chassis_auth
 import pytest
+from auth_spec import SPEC
 from chassis_auth.testing import LocalIssuer
-from conftest import SPEC
 
 chassis_metrics = pytest.importorskip("chassis_metrics")
 

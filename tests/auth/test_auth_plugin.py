@@ -11,8 +11,8 @@ from typing import Any
 import chassis
 import chassis_auth
 import pytest
+from auth_spec import SPEC
 from chassis_auth.testing import LocalIssuer
-from conftest import SPEC
 
 
 def test_auth_entry_point_is_installed() -> None:

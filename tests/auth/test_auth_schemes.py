@@ -108,7 +108,7 @@ def test_auth_a_security_map_given_to_add_api_wins(
     make_chassis_app: Any, auth_issuer: LocalIssuer
 ) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
     from connexion.security import BearerSecurityHandler
 
     class Everyone(BearerSecurityHandler):
@@ -130,7 +130,7 @@ def test_auth_security_map_reaches_every_api(
 ) -> None:
     """Many APIs on one app: the app-wide security_map reaches each of them."""
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     app = make_chassis_app(spec=SPEC, settings=auth_issuer.settings(), plugins=[chassis_auth])
     app.add_api(SPEC, base_path="/v2", name="v2")

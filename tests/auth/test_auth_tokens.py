@@ -183,7 +183,7 @@ def test_auth_required_claims_are_configurable(auth_app: Any, auth_issuer: Local
 @pytest.mark.parametrize("alg", ["PS256", "ES256", "ES384", "EdDSA"])
 def test_auth_asymmetric_algorithms(make_chassis_app: Any, alg: str) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     with LocalIssuer(alg=alg) as issuer:
         app = make_chassis_app(spec=SPEC, settings=issuer.settings(), plugins=[chassis_auth])
@@ -241,7 +241,7 @@ def test_auth_key_confusion_refused_even_with_hmac_allowed(
 
 def test_auth_hmac_with_a_symmetric_key_when_allowed(make_chassis_app: Any) -> None:
     import chassis_auth
-    from conftest import SPEC
+    from auth_spec import SPEC
 
     with LocalIssuer(alg="HS256") as issuer:
         for algorithms, status in ((None, 401), (["HS256"], 200)):
