@@ -113,6 +113,15 @@ def test_key_normalizes_the_query(client: Any) -> None:
     assert optimizer_views.calls["spec_cached"] == 4
 
 
+def test_key_covers_host_and_scheme(client: Any) -> None:
+    # Bodies may carry absolute URLs (pagination links): another host is another entry.
+    client.get("/spec-cached", headers={"Host": "a.example"})
+    client.get("/spec-cached", headers={"Host": "a.example"})
+    client.get("/spec-cached", headers={"Host": "b.example"})
+    client.get("https://b.example/spec-cached")
+    assert optimizer_views.calls["spec_cached"] == 3
+
+
 def test_credentialed_responses_are_never_shared(client: Any) -> None:
     alice = client.get("/whoami", headers={"Authorization": "Bearer alice"})
     bob = client.get("/whoami", headers={"Authorization": "Bearer bob"})

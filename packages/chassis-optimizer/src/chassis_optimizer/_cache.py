@@ -121,11 +121,14 @@ def cache_key(
     vary: Sequence[str],
     credentials: Sequence[str],
 ) -> str:
-    """The key of a request: method (HEAD is GET), path, normalized query, the values of the
-    ``vary`` headers, and a hash of the ``credentials`` headers (empty for shared routes)."""
+    """The key of a request: method (HEAD is GET), scheme and host (bodies may hold absolute
+    URLs, such as pagination links), path, normalized query, the values of the ``vary``
+    headers, and a hash of the ``credentials`` headers (empty for shared routes)."""
     path = scope.get("raw_path") or scope.get("path", "").encode("utf-8")
     parts = [
         "GET",
+        str(scope.get("scheme", "http")),
+        "\x1f".join(request_headers(scope, ["host"])),
         path.decode("latin-1"),
         normalized_query(scope.get("query_string", b"")),
         "\x1f".join(request_headers(scope, sorted(vary))),
