@@ -260,6 +260,51 @@ def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> N
     assert f"redis://{host_port}/" in env["CHASSIS_OPTIMIZER__CACHE_URL"]
 
 
+def test_the_init_container_validates_settings_and_seeds_the_database_once(
+    tmp_path: Path,
+) -> None:
+    pod = _find("Deployment", "directmail")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (container,) = pod["containers"]
+    assert init["image"] == container["image"]
+    assert init["envFrom"] == container["envFrom"]
+    assert init["volumeMounts"] == container["volumeMounts"]
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {**_image_env(), **_configmap(), **_secret()}
+    env.update({item["name"]: item["value"] for item in init["env"]})
+    database = tmp_path / "directmail.db"
+    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{database}"
+    command = init["command"]
+    assert command[0] == "python"
+    done = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=tmp_path,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM premises").fetchone() == (500,)
+    # A setting with a typo stops the pod in its init container, naming the variable.
+    env["CHASSIS_OPTIMIZER__CACHE_TTLL"] = "60"
+    failed = subprocess.run(
+        [sys.executable, *command[1:]],
+        cwd=tmp_path,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert failed.returncode != 0
+    assert "CHASSIS_OPTIMIZER__CACHE_TTLL" in failed.stderr
+
+
 def test_the_dockerfile_builds_in_one_stage_and_runs_slim_as_non_root() -> None:
     text = _dockerfile()
     stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?$", text, re.M)
