@@ -34,7 +34,7 @@ USER_AGENT_ORIGINAL = "user_agent.original"
 ERROR_TYPE = "error.type"
 
 KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"}
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
 )
 
 ROUTE_KEY = "chassis_route"
