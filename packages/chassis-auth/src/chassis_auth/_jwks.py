@@ -156,10 +156,11 @@ class JwksCache:
         return max(0.0, self.min_refetch_interval - (self._clock() - self.last_attempt))
 
     def lookup(self, kid: str | None) -> list[SigningKey]:
-        """The keys that may have signed a token with this ``kid`` (all of them when none)."""
+        """The keys that may have signed a token with this ``kid``: all of them when the
+        token names none; the set's keys without a ``kid`` when no key has that one."""
         if kid is None:
             return self._all
-        return self._by_kid.get(kid, [])
+        return self._by_kid.get(kid) or self._by_kid.get(None, [])
 
     def status(self) -> dict[str, Any]:
         """For the readiness probe: loaded, fresh, how many keys, how old, the last error."""

@@ -223,7 +223,8 @@ class LocalIssuer:
         """A signed JWT: ``iss``, ``aud``, ``sub``, ``iat``, ``exp`` (now + ``expires_in``),
         a unique ``jti``, ``scope`` (space-separated) and ``roles`` when given, then
         ``claims`` (which override; a claim given as ``None`` is left out). ``kid`` picks the
-        signing key; ``headers`` are added to the JWS header."""
+        signing key; ``headers`` are added to the JWS header (``{"kid": None}`` leaves the
+        kid out)."""
         import jwt
 
         key = self._keys[kid or self.current_kid]
@@ -246,7 +247,11 @@ class LocalIssuer:
             payload,
             key.private_key,
             algorithm=key.alg,
-            headers={"kid": key.kid, **dict(headers or {})},
+            headers={
+                name: value
+                for name, value in {"kid": key.kid, **dict(headers or {})}.items()
+                if value is not None
+            },
         )
 
     def auth_header(self, scopes: Sequence[str] | None = None, **kwargs: Any) -> dict[str, str]:
