@@ -172,3 +172,62 @@ def test_context_reaches_routing_details_when_the_server_sends_no_extensions(
     assert body["route"] == "/private"
     assert body["operation_id"] == "core_handlers.show_private"
     assert body["user"] == "alice"
+
+
+def _raw_request(app, method, path, *, query=b"", headers=(), body=b""):
+    """Call the app as an ASGI server would, with bytes no HTTP client library would send."""
+    import asyncio
+    import json as jsonlib
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"svc"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("svc", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), jsonlib.loads(payload)
+
+
+def test_a_query_string_that_is_not_utf8_is_a_400_problem(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    status, headers, body = _raw_request(app, "GET", "/search", query=b"\xff\xfe=1")
+    assert status == 400
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert body["detail"] == "The query string is not valid UTF-8."
+
+
+def test_a_json_body_that_is_not_utf8_is_a_400_problem(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    payload = b'{"text": "\xff\xfe"}'
+    status, _, body = _raw_request(
+        app,
+        "POST",
+        "/notes",
+        body=payload,
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ],
+    )
+    assert status == 400
+    assert body["detail"] == "The request body is not valid UTF-8."

@@ -344,12 +344,6 @@ def test_hostile_paths_and_queries_never_forge_log_lines(
     assert not problems, "\n".join(problems[:30])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel defect: a query string that is not UTF-8 (uvicorn refuses it with 400, other "
-    "ASGI servers pass it on) fails in Starlette's URL parsing, and the kernel's handler of "
-    "unexpected errors fails again logging request.url.path: a bare 500",
-)
 def test_undecodable_query_bytes_are_a_client_error(
     hostile_app: tuple[AsgiDriver, LogCapture, str],
 ) -> None:
@@ -358,12 +352,6 @@ def test_undecodable_query_bytes_are_a_client_error(
     assert _check_response(status, headers, body, None) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel defect (from Connexion): a JSON request body that is not UTF-8 raises "
-    "UnicodeDecodeError in connexion/validators/json.py (_parse decodes without catching it), "
-    "which the kernel answers as an unexpected 500 instead of a 400",
-)
 def test_a_json_body_that_is_not_utf8_is_a_client_error(
     hostile_app: tuple[AsgiDriver, LogCapture, str], issuer: LocalIssuer
 ) -> None:

@@ -58,15 +58,23 @@ def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionRespo
 
 def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Anything else: a generic 500; the stack trace goes to the log, never to the client."""
+    # The scope, not request.url: building the URL can itself fail on a malformed request.
     logger.error(
-        "unhandled %s in %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc
+        "unhandled %s in %s %s",
+        type(exc).__name__,
+        request.scope.get("method"),
+        request.scope.get("path"),
+        exc_info=exc,
     )
     return problem_response(500, _title(500), GENERIC_500_DETAIL)
 
 
 def _log_http(request: ConnexionRequest, status: int, detail: Any) -> None:
     level = logging.ERROR if status >= 500 else logging.INFO
-    logger.log(level, "%s %s -> %d %s", request.method, request.url.path, status, detail or "")
+    scope = request.scope
+    logger.log(
+        level, "%s %s -> %d %s", scope.get("method"), scope.get("path"), status, detail or ""
+    )
 
 
 def custom_handler(handler: ErrorHandler) -> Callable[[ConnexionRequest, Exception], Any]:

@@ -21,6 +21,9 @@ _SERVER_LOGGERS = (
     "gunicorn.access",
 )
 
+# Client libraries that log every request they make at INFO: quiet unless asked for.
+_CHATTY_LOGGERS = ("httpx", "httpcore")
+
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
@@ -101,6 +104,10 @@ def configure_logging(level: str, fmt: str) -> logging.Handler:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    for name in _CHATTY_LOGGERS:
+        chatty = logging.getLogger(name)
+        if chatty.level == logging.NOTSET:
+            chatty.setLevel(max(logging.WARNING, root.level))
     for name in _SERVER_LOGGERS:
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
