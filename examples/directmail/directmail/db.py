@@ -71,7 +71,9 @@ def make_premises(count: int, seed: int = 42) -> list[Premises]:
 
 def connect(url: str, seed_rows: int) -> Engine:
     """Create the engine, the table and the sample rows when the table is empty."""
-    engine = create_engine(url)
+    # A database that stops answering must not hold a view thread for ever.
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     Base.metadata.create_all(engine)
     with Session(engine) as session, session.begin():
         if session.scalar(select(func.count()).select_from(Premises)) == 0:
