@@ -247,12 +247,6 @@ def test_postgres_that_never_answers_is_bounded_by_the_health_timeout(
         proxy.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="example defect: directmail.db.connect() makes its engine without connect_timeout "
-    "(nor a statement timeout), so a request meeting an unresponsive PostgreSQL waits for ever, "
-    "holding one of the CHASSIS_THREADS view threads",
-)
 def test_postgres_that_never_answers_does_not_hang_requests(
     build: Callable[..., Any], postgres_url: str, postgres_schema: str
 ) -> None:
