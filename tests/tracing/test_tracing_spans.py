@@ -186,7 +186,7 @@ def test_probes_traced_when_asked(traced_app, spans):
     assert span.attributes["url.path"] == "/healthz"
 
 
-def test_metrics_path_from_the_metrics_settings_is_excluded(traced_app, spans):
+def test_default_metrics_path_is_excluded(traced_app, spans):
     # without the metrics plugin, /metrics is the default excluded metrics path
     with traced_app().test_client() as client:
         client.get("/metrics")
