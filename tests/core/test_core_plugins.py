@@ -211,3 +211,43 @@ def test_every_hook_is_in_the_plugin_guide(name):
 
     guide = Path(__file__).parents[2] / "docs" / "plugins.md"
     assert f"`{name}(" in guide.read_text(), f"docs/plugins.md does not document {name}"
+
+
+def test_startup_and_shutdown_hooks_run_with_the_servers_lifespan(make_chassis_app, spec):
+    events = []
+
+    class First:
+        @chassis.hookimpl
+        async def startup(self, app):
+            events.append(("start", "first", app.settings.service_name))
+
+        @chassis.hookimpl
+        def shutdown(self):
+            events.append(("stop", "first"))
+
+    class Second:
+        @chassis.hookimpl
+        def startup(self):
+            events.append(("start", "second"))
+
+        @chassis.hookimpl
+        async def shutdown(self, app):
+            raise RuntimeError("pool already closed")
+
+    app = make_chassis_app(spec=spec, plugins={"first": First(), "second": Second()})
+    with app.test_client() as client:
+        assert events == [("start", "first", "chassis-service"), ("start", "second")]
+        client.get("/items/1")
+    assert events[-1] == ("stop", "first")  # the failing shutdown did not stop the others
+
+
+def test_a_failing_startup_stops_the_server_naming_the_plugin(make_chassis_app, spec):
+    class Broken:
+        @chassis.hookimpl
+        def startup(self):
+            raise ConnectionError("no route to cache")
+
+    app = make_chassis_app(spec=spec, plugins={"broken": Broken()})
+    with pytest.raises(RuntimeError, match="plugin 'broken' failed in startup"):
+        with app.test_client():
+            pass

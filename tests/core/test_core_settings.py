@@ -164,3 +164,22 @@ def test_a_plugin_passed_as_an_object_may_be_switched_on_by_keyword(make_chassis
     # make_chassis_app lists no installed plugin; the object is passed explicitly.
     app = make_chassis_app(plugins={"metrics": Metrics()}, use_metric=True)
     assert app.extras["metrics-on"] is True
+
+
+class Strict(chassis.PluginSettings):
+    password: SecretStr = pydantic.Field(SecretStr("x" * 12), min_length=12)
+
+
+class StrictPlugin:
+    @chassis.hookimpl
+    def settings_model(self):
+        return Strict
+
+
+def test_an_invalid_secret_is_reported_without_echoing_it(make_chassis_app):
+    with pytest.raises(SettingsError) as error:
+        make_chassis_app(
+            plugins={"strict": StrictPlugin()}, settings={"strict": {"password": "hunter2"}}
+        )
+    assert "CHASSIS_STRICT__PASSWORD (strict.password)" in str(error.value)
+    assert "hunter2" not in str(error.value)

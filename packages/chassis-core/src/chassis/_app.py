@@ -20,6 +20,7 @@ from . import _envelope
 from ._errors import register_kernel_handlers
 from ._fast_operation import ChassisFlaskASGIApp
 from ._health import HealthChecks, HealthMiddleware
+from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging
@@ -29,7 +30,6 @@ from ._request_id import RequestContextMiddleware
 from ._responses import ResponseHook, WrappingResolver
 from ._route import RouteMiddleware
 from ._settings import Settings, SettingsError
-from ._shutdown import ShutdownMiddleware
 
 logger = logging.getLogger("chassis")
 
@@ -196,8 +196,9 @@ class App(FlaskApp):
             context_factory=_import(settings.context_class, "context_class"),
         )
         self.add_middleware(
-            ShutdownMiddleware,
+            LifespanMiddleware,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
+            chassis_app=self,
             checks=self.health,
             drain_seconds=settings.shutdown.drain_seconds,
         )

@@ -199,17 +199,24 @@ def settings_models(manager: pluggy.PluginManager, names: Iterable[str]) -> dict
     return models
 
 
-def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
-    """Call a set-up hook one implementation at a time, so that a failure names its plugin."""
+def in_registration_order(manager: pluggy.PluginManager, hook_name: str) -> list[Any]:
+    """A hook's implementations in registration order (the order of CHASSIS_PLUGINS, then
+    App(plugins=...)), tryfirst ones first and trylast ones last.
+
+    Set-up and start-up hooks run in this order, so the first plugin listed adds the outermost
+    middleware; shutdown runs in the reverse order.
+    """
     impls = getattr(manager.hook, hook_name).get_hookimpls()
-    # Set-up runs in registration order (the order of CHASSIS_PLUGINS, then App(plugins=...)),
-    # so the first plugin listed adds the outermost middleware; tryfirst/trylast still apply.
-    ordered = (
+    return (
         [impl for impl in impls if impl.tryfirst]
         + [impl for impl in impls if not (impl.tryfirst or impl.trylast)]
         + [impl for impl in impls if impl.trylast]
     )
-    for impl in ordered:
+
+
+def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
+    """Call a set-up hook one implementation at a time, so that a failure names its plugin."""
+    for impl in in_registration_order(manager, hook_name):
         args = {name: kwargs[name] for name in impl.argnames}
         try:
             impl.function(**args)

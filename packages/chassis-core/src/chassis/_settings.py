@@ -236,13 +236,29 @@ def variable_name(loc: Iterable[Any]) -> str:
     return ENV_PREFIX + NESTED_DELIMITER.join(str(part).upper() for part in loc)
 
 
-def _describe(error: ValidationError) -> str:
+def _is_secret(model: type[BaseModel], loc: list[Any]) -> bool:
+    """Whether ``loc`` names a ``SecretStr`` field (whose input must never be echoed)."""
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return False
+        annotation = field.annotation
+        if "SecretStr" in repr(annotation):
+            return True
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        model = annotation
+    return False
+
+
+def _describe(error: ValidationError, model: type[BaseModel]) -> str:
     lines = []
     for item in error.errors():
         loc = [part for part in item["loc"] if not isinstance(part, int)]
         key = ".".join(str(part) for part in loc)
         given = item.get("input")
-        shown = "" if isinstance(given, (dict, SecretStr)) or given is None else f", got {given!r}"
+        hidden = given is None or isinstance(given, (dict, SecretStr)) or _is_secret(model, loc)
+        shown = "" if hidden else f", got {given!r}"
         if item["type"] == "extra_forbidden" and len(loc) == 1 and loc[0] in FIRST_PARTY_PLUGINS:
             message = (
                 f"plugin {loc[0]!r} is not installed (pip install {FIRST_PARTY_PLUGINS[loc[0]]})"
@@ -323,4 +339,4 @@ def _validate(model: type[_S], overrides: Mapping[str, Any]) -> _S:
     try:
         return model(**dict(overrides))
     except ValidationError as error:
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(_describe(error, model)) from None

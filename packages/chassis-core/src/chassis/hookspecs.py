@@ -7,6 +7,7 @@ Hooks run last-registered first; ``@hookimpl(tryfirst=True)`` / ``trylast`` move
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ._markers import hookspec
@@ -133,6 +134,47 @@ def health_info(app: App) -> dict[str, dict[str, Any]] | None:
         @chassis.hookimpl
         def health_info(app):
             return {"redis": {"status": "up" if client.ping() else "down"}}
+    """
+
+
+@hookspec
+def startup(app: App) -> Awaitable[None] | None:
+    """Start what the plugin needs while the server runs: pools, background tasks, a first
+    fetch of remote keys.
+
+    :param app: the :class:`chassis.App`.
+    :return: nothing; an ``async def`` implementation is awaited.
+
+    Called once in each server process (each worker), on its event loop, when the server
+    starts serving (the ASGI lifespan start-up), after Connexion's own lifespan handler and
+    before the first request. Plugins start in registration order. An exception stops the
+    server's start-up with a message naming the plugin. Not called when no server runs the
+    app's lifespan (a test client used without ``with``).
+
+    Example::
+
+        @chassis.hookimpl
+        async def startup(app):
+            app.extras["redis"] = redis.asyncio.from_url(app.settings.cache.url)
+    """
+
+
+@hookspec
+def shutdown(app: App) -> Awaitable[None] | None:
+    """Release what ``startup`` acquired: close pools, flush buffers, cancel tasks.
+
+    :param app: the :class:`chassis.App`.
+    :return: nothing; an ``async def`` implementation is awaited.
+
+    Called once in each server process when the server stops (the ASGI lifespan shutdown),
+    after the last request, in the reverse order of ``startup``. An exception is logged with
+    the plugin's name and the other plugins still shut down.
+
+    Example::
+
+        @chassis.hookimpl
+        async def shutdown(app):
+            await app.extras["redis"].aclose()
     """
 
 

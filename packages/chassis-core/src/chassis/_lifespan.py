@@ -1,4 +1,6 @@
-"""Graceful shutdown: on SIGTERM, readiness answers 503 first, then the server stops.
+"""The server's lifespan: plugins' ``startup``/``shutdown`` hooks, and graceful shutdown.
+
+On SIGTERM, readiness answers 503 first, then the server stops.
 
 Kubernetes sends SIGTERM and removes the pod from its Service only once readiness fails, so
 a server that stops at once drops the requests still routed to it. On SIGTERM this
@@ -12,31 +14,39 @@ shutdown lets in-flight requests finish within its time-out
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._health import HealthChecks
+from ._plugins import in_registration_order
 
-logger = logging.getLogger("chassis.shutdown")
+if TYPE_CHECKING:
+    from ._app import App
+
+logger = logging.getLogger("chassis.lifespan")
 
 _CLOSE = (b"connection", b"close")
 
 
-class ShutdownMiddleware:
-    def __init__(self, app: ASGIApp, *, checks: HealthChecks, drain_seconds: float) -> None:
+class LifespanMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, chassis_app: App, checks: HealthChecks, drain_seconds: float
+    ) -> None:
         self.app = app
+        self.chassis_app = chassis_app
         self.checks = checks
         self.drain_seconds = drain_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, self._watch_startup(receive), send)
+            await self.app(scope, self._watch_startup(receive), self._run_hooks(send))
         elif scope["type"] == "http" and self.checks.draining:
             await self.app(scope, receive, self._closing(send))
         else:
@@ -50,6 +60,36 @@ class ShutdownMiddleware:
             return message
 
         return watched
+
+    def _run_hooks(self, send: Send) -> Send:
+        """Plugins start once the application has, and stop before it reports it stopped."""
+
+        async def with_hooks(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                failure = await self._call_hooks("startup", stop_on_error=True)
+                if failure:
+                    # Raised into Connexion's (Starlette's) lifespan handler, which reports
+                    # "lifespan.startup.failed" and ends, as servers and test clients expect.
+                    raise RuntimeError(failure)
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self._call_hooks("shutdown", stop_on_error=False)
+            await send(message)
+
+        return with_hooks
+
+    async def _call_hooks(self, name: str, *, stop_on_error: bool) -> str | None:
+        impls = in_registration_order(self.chassis_app.plugin_manager, name)
+        for impl in impls if name == "startup" else reversed(impls):
+            try:
+                result = impl.function(**({"app": self.chassis_app} if impl.argnames else {}))
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as error:
+                failure = f"plugin {impl.plugin_name!r} failed in {name}: {error!r}"
+                logger.exception(failure)
+                if stop_on_error:
+                    return failure
+        return None
 
     @staticmethod
     def _closing(send: Send) -> Send:
