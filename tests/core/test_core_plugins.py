@@ -248,6 +248,5 @@ def test_a_failing_startup_stops_the_server_naming_the_plugin(make_chassis_app, 
             raise ConnectionError("no route to cache")
 
     app = make_chassis_app(spec=spec, plugins={"broken": Broken()})
-    with pytest.raises(RuntimeError, match="plugin 'broken' failed in startup"):
-        with app.test_client():
-            pass
+    with pytest.raises(RuntimeError, match="plugin 'broken' failed in startup"), app.test_client():
+        pass
