@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import chassis
-from chassis._context import get_context
+from chassis import get_context
 
 from ._settings import TracingSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from chassis._context import get_context
+from chassis import get_context
 from opentelemetry import trace
 
 from ._middleware import STATE_KEY, RequestTrace, qualified_name
