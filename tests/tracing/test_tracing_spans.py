@@ -54,6 +54,15 @@ def test_200_span_name_and_attributes(traced_app, spans):
             "GET /api/secure",
             "/api/secure",
         ),
+        # a valid token without the required scope
+        (
+            "GET",
+            "/api/admin",
+            {"headers": {"Authorization": "Bearer reader"}},
+            403,
+            "GET /api/admin",
+            "/api/admin",
+        ),
         # no operation matched: the span is named by the method alone, never the raw path
         ("GET", "/api/nowhere/42", {}, 404, "GET", None),
         ("PUT", "/api/items/7", {}, 405, "PUT", None),

@@ -48,6 +48,14 @@ def api_key_info(token: str, required_scopes: Any = None) -> dict[str, Any] | No
     return {"sub": "someone"} if token == "good" else None
 
 
+def token_info(token: str) -> dict[str, Any] | None:
+    return {"sub": "reader", "scope": ["read"]} if token == "reader" else None
+
+
+def secure_admin() -> dict[str, str]:
+    return {"ok": "admin"}
+
+
 def outgoing() -> dict[str, str]:
     return chassis.outgoing_headers()
 
