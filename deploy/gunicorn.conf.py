@@ -56,7 +56,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from uvicorn_worker import UvicornWorker
+from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 logger = logging.getLogger("gunicorn.error")
 

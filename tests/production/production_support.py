@@ -420,9 +420,12 @@ class RedisServer:
 class OtlpReceiver:
     """An OTLP/HTTP traces receiver on a fixed port that can be stopped and started again."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, keep: bool = True) -> None:
         self.port = port or free_port()
+        self.keep = keep
+        """Keep every span's name and resource (``spans``); otherwise only count them."""
         self.spans: list[dict[str, Any]] = []
+        self.received = 0
         self._lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
         self.start()
@@ -455,7 +458,9 @@ class OtlpReceiver:
                         for span in scope_spans.spans:
                             found.append({"name": span.name, "resource": resource})
                 with receiver._lock:
-                    receiver.spans.extend(found)
+                    receiver.received += len(found)
+                    if receiver.keep:
+                        receiver.spans.extend(found)
                 payload = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -481,7 +486,7 @@ class OtlpReceiver:
 
     def count(self) -> int:
         with self._lock:
-            return len(self.spans)
+            return self.received
 
 
 @contextlib.contextmanager
