@@ -167,3 +167,21 @@ def test_a_database_that_is_down_makes_readiness_503_not_500(make_chassis_app, u
     database = response.json()["checks"]["database"]
     assert database["status"] == "down"
     assert database["error"].startswith("OperationalError")
+
+
+def test_a_check_that_later_times_out_keeps_its_name(make_chassis_app):
+    class Flaky:
+        delay = 0.0
+
+        @chassis.hookimpl
+        def health_info(self):
+            time.sleep(self.delay)
+            return {"database": {"status": "up"}}
+
+    flaky = Flaky()
+    app = make_chassis_app(settings={"health": {"timeout": 0.2}}, plugins={"service": flaky})
+    with app.test_client() as client:
+        assert client.get("/readyz").json()["checks"] == {"database": {"status": "up"}}
+        flaky.delay = 1
+        body = client.get("/readyz").json()
+    assert body["checks"] == {"database": {"status": "down", "error": "timed out after 0.2 s"}}

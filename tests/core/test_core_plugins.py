@@ -250,3 +250,8 @@ def test_a_failing_startup_stops_the_server_naming_the_plugin(make_chassis_app, 
     app = make_chassis_app(spec=spec, plugins={"broken": Broken()})
     with pytest.raises(RuntimeError, match="plugin 'broken' failed in startup"), app.test_client():
         pass
+
+
+def test_active_plugins_follow_registration_order(make_chassis_app, installed):
+    app = make_chassis_app(settings={"plugins": ["beta", "alpha"]}, plugins={"extra": object()})
+    assert [info.name for info in app.active_plugins] == ["beta", "alpha", "extra"]

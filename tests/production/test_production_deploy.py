@@ -636,15 +636,6 @@ print("ok")
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel defect: the SIGTERM handler (chassis/_lifespan.py, install.on_sigterm) logs "
-    "from inside the Python signal handler, i.e. in the main thread between two bytecodes of "
-    "whatever it interrupted; chassis-tracing turns that record into an event of the current "
-    "span, whose lock the interrupted code may hold: the event loop deadlocks (seen under "
-    "load: a gunicorn worker stopped answering until graceful_timeout killed it). The handler "
-    "should only loop.call_soon_threadsafe() the drain and log from there.",
-)
 def test_sigterm_while_the_current_span_is_locked_does_not_deadlock(tmp_path: Path) -> None:
     """Deterministic form of an intermittent failure of the test above."""
     done = subprocess.run(

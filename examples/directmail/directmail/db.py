@@ -7,6 +7,7 @@ import random
 
 from sqlalchemy import Boolean, Date, Integer, String, create_engine, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 COMMUNITIES = ["Winson", "Bibury", "Ablington", "Coln St Aldwyns", "Quenington", "Hatherop"]
@@ -74,8 +75,13 @@ def connect(url: str, seed_rows: int) -> Engine:
     # A database that stops answering must not hold a view thread for ever.
     connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    Base.metadata.create_all(engine)
-    with Session(engine) as session, session.begin():
-        if session.scalar(select(func.count()).select_from(Premises)) == 0:
-            session.add_all(make_premises(seed_rows))
+    try:
+        Base.metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            if session.scalar(select(func.count()).select_from(Premises)) == 0:
+                session.add_all(make_premises(seed_rows))
+    except (IntegrityError, ProgrammingError):
+        # Several workers starting on an empty database race to create and seed it; the
+        # first one wins and the others find it done.
+        pass
     return engine

@@ -32,6 +32,9 @@ class HealthChecks:
         # A check that hangs keeps its thread; a small bounded pool keeps that from spreading.
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="chassis-health")
         self.draining = False
+        # The check names each plugin last reported, so that a plugin that fails or times
+        # out marks *those* checks down instead of reporting under a name of its own.
+        self._names: dict[str, list[str]] = {}
 
     async def run(self) -> tuple[bool, dict[str, Any]]:
         impls = self.app.plugin_manager.hook.health_info.get_hookimpls()
@@ -56,10 +59,10 @@ class HealthChecks:
                 found = await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
             logger.warning("health check of plugin %r timed out after %s s", name, self.timeout)
-            return {name: {"status": DOWN, "error": f"timed out after {self.timeout:g} s"}}
+            return self._down(name, f"timed out after {self.timeout:g} s")
         except Exception as error:
             logger.warning("health check of plugin %r failed: %r", name, error)
-            return {name: {"status": DOWN, "error": f"{type(error).__name__}: {error}"}}
+            return self._down(name, f"{type(error).__name__}: {error}")
         if found is None:
             return {}
         if not isinstance(found, dict):
@@ -69,7 +72,13 @@ class HealthChecks:
             if not isinstance(detail, dict) or detail.get("status") not in (UP, DOWN):
                 detail = {"status": DOWN, "error": f"invalid report: {detail!r}"[:200]}
             checks[str(check)] = detail
+        self._names[name] = list(checks)
         return checks
+
+    def _down(self, plugin: str, error: str) -> dict[str, Any]:
+        return {
+            check: {"status": DOWN, "error": error} for check in self._names.get(plugin, [plugin])
+        }
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

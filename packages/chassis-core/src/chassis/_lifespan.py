@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -113,20 +113,22 @@ class LifespanMiddleware:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.kill(os.getpid(), signal.SIGTERM)
 
-        def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            if self.checks.draining:
-                hand_over(signum, frame)
-                return
-            self.checks.draining = True
+        def begin_drain(signum: int, frame: FrameType | None) -> None:
             logger.warning(
                 "SIGTERM: readiness now answers 503; serving %.1f s more, then stopping",
                 self.drain_seconds,
             )
-            if self.drain_seconds > 0:
-                later: Any = loop.call_later
-                loop.call_soon_threadsafe(later, self.drain_seconds, hand_over, signum, frame)
-            else:
-                hand_over(signum, frame)
+            loop.call_later(self.drain_seconds, hand_over, signum, frame)
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            # A signal handler interrupts whatever the main thread was doing, locks held
+            # included (a logging handler's, a span's): it only flips a flag and hands the
+            # rest to the event loop.
+            if self.checks.draining:
+                loop.call_soon_threadsafe(hand_over, signum, frame)
+                return
+            self.checks.draining = True
+            loop.call_soon_threadsafe(begin_drain, signum, frame)
 
         signal.signal(signal.SIGTERM, on_sigterm)
         return True

@@ -48,6 +48,8 @@ def load_plugins(
         raise PluginError(f"plugin {error.plugin!r}: {error}") from error
 
     loaded = [*order, *explicit]
+    # Registration order first (what App.active_plugins and the start-up line show).
+    infos = {name: infos[name] for name in [*loaded, *(n for n in infos if n not in loaded)]}
     settings = build_settings(
         overrides,
         _plugins.settings_models(manager, loaded),
