@@ -22,7 +22,9 @@ def create_app(settings: Mapping[str, Any] | None = None, plugins: Any = ()) -> 
         plugins={"directmail": plugin, **dict(_named(plugins))},
     )
     # with_components: the spec's offset and limit parameters are chassis-pagination's.
-    app.add_api(with_components(SPEC), pythonic_params=True)
+    # strict_validation: unknown query parameters are a 400, not silently ignored (nor logged
+    # by Connexion at ERROR, as it does for handlers taking **kwargs).
+    app.add_api(with_components(SPEC), pythonic_params=True, strict_validation=True)
     return app
 
 
