@@ -56,6 +56,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from chassis.server import header_deadline_protocol
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
 logger = logging.getLogger("gunicorn.error")
@@ -77,6 +78,7 @@ def _flag(name: str) -> bool:
 
 DRAIN_SECONDS = _number("CHASSIS_SHUTDOWN__DRAIN_SECONDS", 0.0)
 GRACE_SECONDS = _number("CHASSIS_SHUTDOWN__GRACE_SECONDS", 30.0)
+HEADER_TIMEOUT = _number("GUNICORN_HEADER_TIMEOUT", 10.0)
 
 
 class ChassisUvicornWorker(UvicornWorker):
@@ -84,12 +86,15 @@ class ChassisUvicornWorker(UvicornWorker):
 
     ``uvicorn_worker.UvicornWorker`` leaves uvicorn's graceful time-out unset (wait forever,
     until the master kills the worker); this one gives in-flight requests
-    ``CHASSIS_SHUTDOWN__GRACE_SECONDS`` after the drain, as ``chassis run`` does.
+    ``CHASSIS_SHUTDOWN__GRACE_SECONDS`` after the drain, as ``chassis run`` does, and a
+    deadline of ``GUNICORN_HEADER_TIMEOUT`` seconds (10) for a request's headers.
     """
 
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - the base class's own API
         **UvicornWorker.CONFIG_KWARGS,
         "timeout_graceful_shutdown": GRACE_SECONDS,
+        # Close connections whose request headers do not arrive in time (slowloris).
+        "http": header_deadline_protocol(HEADER_TIMEOUT),
     }
 
 

@@ -89,8 +89,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     sys.path.insert(0, str(Path.cwd()))
+    extra: dict[str, Any] = {}
+    if args.header_timeout > 0:
+        try:
+            from .server import header_deadline_protocol
+        except ImportError:  # uvicorn without httptools: h11, no deadline
+            pass
+        else:
+            extra["http"] = header_deadline_protocol(args.header_timeout)
     uvicorn.run(
         args.app,
+        **extra,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -141,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("CHASSIS_SHUTDOWN__GRACE_SECONDS", "30")),
         metavar="SECONDS",
         help="seconds in-flight requests get after SIGTERM (and the drain delay)",
+    )
+    run.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close connections whose request headers have not arrived in time (0: never)",
     )
     run.set_defaults(func=cmd_run)
 
