@@ -80,9 +80,6 @@ class HealthChecks:
             check: {"status": DOWN, "error": error} for check in self._names.get(plugin, [plugin])
         }
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
 
 class HealthMiddleware:
     """Answers ``GET``/``HEAD`` on the liveness and readiness paths."""
