@@ -14,6 +14,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+_BODYLESS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
 class RequestLimitsMiddleware:
     """Checks the path and ``Content-Length`` up front; reads a chunked body up to the limit.
 
@@ -45,7 +48,8 @@ class RequestLimitsMiddleware:
                 is_json = b"json" in value.split(b";", 1)[0].lower()
         if declared is not None and self.max_bytes is not None and declared > self.max_bytes:
             raise self._too_large()
-        if is_json or (declared is None and self.max_bytes is not None):
+        unsized = declared is None and scope.get("method") not in _BODYLESS
+        if is_json or (unsized and self.max_bytes is not None):
             # Read now (JSON bodies are read whole by validation anyway), check, replay.
             receive = await self._buffered(receive, check_utf8=is_json)
         await self.app(scope, receive, send)
