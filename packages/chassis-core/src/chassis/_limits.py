@@ -13,7 +13,6 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 _BODYLESS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
