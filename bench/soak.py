@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import LOAD_CORE, ROOT, Scenario, Server, _pinned
+from bench.harness import LOAD_CORE, ROOT, Scenario, Server, _free_port, _pinned
 
 # (path, statuses it may answer): rotated segment after segment.
 ROUTES: list[tuple[str, set[int]]] = [
@@ -50,12 +50,6 @@ ROUTES: list[tuple[str, set[int]]] = [
 ]
 HEADERS = {"Accept-Encoding": "zstd, br, gzip", "Accept": "application/json"}
 MAX_GROWTH = 0.05
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _load(port: int, path: str, connections: int, duration: float) -> dict[str, Any]:

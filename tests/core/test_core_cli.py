@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from chassis._cli import main
+from chassis_test_support import free_port, wait_until_serving
 
 ROOT = Path(__file__).parents[2]
 CHASSIS = str(Path(sys.executable).with_name("chassis"))
@@ -94,17 +93,11 @@ def test_invalid_settings_are_a_clear_error_not_a_traceback(clean_env, monkeypat
     assert "Traceback" not in err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_run_serves_an_app(tmp_path):
     (tmp_path / "cli_service.py").write_text(
         "import chassis\napp = chassis.App(__name__, settings={'service_name': 'cli-svc'})\n"
     )
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     env["CHASSIS_PLUGINS"] = ""
     server = subprocess.Popen(
@@ -116,15 +109,8 @@ def test_run_serves_an_app(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
         assert response.json()["service"] == "cli-svc"
     finally:
         server.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
+from chassis_test_support import free_port, wait_until_serving
 
 
 def test_declared_body_over_the_limit_is_a_413_problem(make_chassis_app, spec):
@@ -76,27 +75,9 @@ def slow():
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "server exited at start-up"
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("server did not start")
-
-
 def test_sigterm_turns_readiness_503_drains_and_loses_no_request(tmp_path):
     (tmp_path / "slow_service.py").write_text(SLOW_SERVICE)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     env.update(CHASSIS_PLUGINS="", CHASSIS_SHUTDOWN__DRAIN_SECONDS="1.5")
@@ -110,7 +91,7 @@ def test_sigterm_turns_readiness_503_drains_and_loses_no_request(tmp_path):
         text=True,
     )
     try:
-        _wait_until_serving(f"{base}/healthz", server)
+        wait_until_serving(f"{base}/healthz", server)
         assert httpx.get(f"{base}/readyz").status_code == 200
         results: list[int | str] = []
         stop_issuing = threading.Event()

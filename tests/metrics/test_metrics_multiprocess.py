@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from chassis_test_support import free_port
 from metrics_support import parse, value
 
 pytest.importorskip("uvicorn_worker", reason="needs the uvicorn-worker package (test extra)")
@@ -85,12 +85,6 @@ loglevel = "warning"
 REQUESTS = "http_requests_total"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(url: str, timeout: float = 5.0) -> httpx.Response:
     # A new connection each time, so that any worker may accept it.
     return httpx.get(url, timeout=timeout, headers={"Connection": "close"})
@@ -98,7 +92,7 @@ def _get(url: str, timeout: float = 5.0) -> httpx.Response:
 
 @pytest.fixture
 def gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     (tmp_path / "mp_service.py").write_text(textwrap.dedent(APP))
     (tmp_path / "gunicorn.conf.py").write_text(CONFIG.format(port=port))
     prom = tmp_path / "prom"

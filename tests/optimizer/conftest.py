@@ -6,18 +6,13 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import chassis
 import chassis_optimizer
 import optimizer_views
 import pytest
-
-SPEC = Path(__file__).parent / "optimizer_spec.yaml"
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-
-AppMaker = Callable[..., chassis.App]
+from optimizer_support import REDIS_HOST, REDIS_PORT, SPEC, AppMaker
 
 
 @pytest.fixture(autouse=True)
@@ -88,10 +83,3 @@ def key_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
-
-
-def free_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -13,7 +13,7 @@ from typing import Any
 import chassis_metrics
 import optimizer_views
 import pytest
-from conftest import AppMaker
+from optimizer_support import AppMaker
 from prometheus_client.parser import text_string_to_metric_families
 
 IDENTITY = {"Accept-Encoding": "identity"}

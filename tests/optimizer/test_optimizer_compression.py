@@ -11,7 +11,7 @@ import brotli
 import optimizer_views
 import pytest
 import zstandard
-from conftest import AppMaker
+from optimizer_support import AppMaker
 
 IDENTITY = {"Accept-Encoding": "identity"}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import optimizer_views
 import pytest
-from conftest import AppMaker
+from optimizer_support import AppMaker
 
 IDENTITY = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}

@@ -8,7 +8,7 @@ from typing import Any
 import flask
 import optimizer_views
 from chassis_optimizer._json import OrjsonJsonifier, OrjsonProvider
-from conftest import AppMaker
+from optimizer_support import AppMaker
 
 IDENTITY = {"Accept-Encoding": "identity"}
 

@@ -13,7 +13,7 @@ import optimizer_views
 import pytest
 from chassis_optimizer import FlaskOptimize, optimize, set_cache_timeout
 from chassis_optimizer._decorators import route_options
-from conftest import SPEC, AppMaker
+from optimizer_support import SPEC, AppMaker
 
 
 def test_entry_point_is_registered() -> None:

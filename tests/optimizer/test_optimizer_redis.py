@@ -12,7 +12,7 @@ from typing import Any
 
 import optimizer_views
 import pytest
-from conftest import REDIS_HOST, REDIS_PORT, AppMaker, free_port
+from optimizer_support import REDIS_HOST, REDIS_PORT, AppMaker, free_port
 
 pytestmark = pytest.mark.redis
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chassis_test_support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -32,12 +33,6 @@ PLUGIN_NAMES = ["tracing", "metrics", "optimizer", "pagination", "auth"]
 BIN = Path(sys.executable).parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a server subprocess: no CHASSIS_* or PROMETHEUS_* of ours."""
     env = {
@@ -47,23 +42,6 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     env.update(extra or {})
     return env
-
-
-def wait_until_serving(
-    url: str, process: subprocess.Popen[Any] | None = None, timeout: float = 40.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"the server exited at start-up (code {process.returncode})")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer in {timeout} s")
-        time.sleep(0.1)
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:

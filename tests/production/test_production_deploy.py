@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from chassis_test_support import free_port, wait_until_serving
 from production_support import (
     BIN,
     DEPLOY,
@@ -35,9 +36,7 @@ from production_support import (
     OtlpReceiver,
     RedisServer,
     clean_env,
-    free_port,
     stop_process,
-    wait_until_serving,
 )
 
 pytest.importorskip("uvicorn_worker", reason="needs uvicorn-worker (the root dev group)")

@@ -32,15 +32,14 @@ from typing import Any
 import httpx
 import pytest
 from chassis_auth.testing import LocalIssuer
+from chassis_test_support import free_port, wait_until_serving
 from production_support import (
     AsgiDriver,
     clean_env,
     example_app,
-    free_port,
     leaks_internals,
     problem_errors,
     stop_process,
-    wait_until_serving,
 )
 
 MARK = "INJECTED-LINE"

@@ -17,6 +17,7 @@ from connexion.resolver import Resolver
 from pydantic import ImportString, TypeAdapter, ValidationError
 
 from . import _envelope
+from ._database import DatabaseCheck
 from ._errors import register_kernel_handlers
 from ._fast_operation import ChassisFlaskASGIApp
 from ._health import HealthChecks, HealthMiddleware
@@ -96,8 +97,6 @@ class App(FlaskApp):
         if self.settings.envelope.enabled:
             self.plugin_manager.register(_envelope, name="envelope")
         if self.settings.health.database_url is not None:
-            from ._database import DatabaseCheck
-
             self.plugin_manager.register(
                 DatabaseCheck(self.settings.health.database_url.get_secret_value()),
                 name="database",
