@@ -236,3 +236,26 @@ def test_auth_bearer_without_issuer_settings_is_503(make_chassis_app: Any) -> No
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert "jwks" not in ready.json().get("checks", {})
+
+
+def test_auth_keys_load_when_the_server_starts(auth_app: Any, auth_issuer: LocalIssuer) -> None:
+    app = auth_app()
+    assert auth_issuer.fetches == 0  # building the app fetches nothing
+
+    with app.test_client() as client:  # runs the lifespan: the startup hook
+        assert _wait_for(lambda: auth_issuer.fetches == 1)  # before any request
+        assert client.get("/bearer", headers=auth_issuer.auth_header()).status_code == 200
+
+    assert auth_issuer.fetches == 1
+
+
+def test_auth_shutdown_cancels_a_key_fetch_in_flight(
+    auth_app: Any, auth_issuer: LocalIssuer
+) -> None:
+    auth_issuer.delay = 10.0  # the issuer hangs: the start-up fetch is still waiting
+
+    started = time.monotonic()
+    with auth_app().test_client():
+        assert _wait_for(lambda: auth_issuer.requests >= 1)
+
+    assert time.monotonic() - started < 5.0

@@ -94,6 +94,22 @@ def register_error_handlers(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
+def startup(app: chassis.App) -> None:
+    """Start loading the signing keys, so the first requests find them."""
+    authenticator = get_authenticator(app)
+    if authenticator is not None:
+        authenticator.start_prefetch()
+
+
+@chassis.hookimpl
+async def shutdown(app: chassis.App) -> None:
+    """Cancel key fetches still in flight."""
+    authenticator = get_authenticator(app)
+    if authenticator is not None:
+        await authenticator.close()
+
+
+@chassis.hookimpl
 async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
     """``jwks``: whether signing keys are loaded and fresh (down when none are loaded)."""
     authenticator = get_authenticator(app)

@@ -17,7 +17,6 @@ from connexion.security import (
     BearerSecurityHandler,
     OAuthSecurityHandler,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._authenticator import Authenticator, SecurityFunction
 
@@ -70,29 +69,3 @@ def security_map(authenticator: Authenticator) -> dict[str, Any]:
         "openIdConnect": oauth,
         "apiKey": functools.partial(ChassisApiKeyHandler, authenticator),
     }
-
-
-class PrefetchMiddleware:
-    """Starts loading the signing keys when the server starts (the ASGI lifespan startup),
-    so the first requests find them, and stops fetching at shutdown; HTTP requests pass
-    straight through."""
-
-    def __init__(self, app: ASGIApp, *, authenticator: Authenticator) -> None:
-        self.app = app
-        self.authenticator = authenticator
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-        authenticator = self.authenticator
-
-        async def receive_startup() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                authenticator.start_prefetch()
-            elif message["type"] == "lifespan.shutdown":
-                await authenticator.close()
-            return message
-
-        await self.app(scope, receive_startup, send)

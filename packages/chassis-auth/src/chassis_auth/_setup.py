@@ -1,4 +1,4 @@
-"""Wiring the plugin into an app: the Authenticator, Connexion's security_map, start-up fetch."""
+"""Wiring the plugin into an app: the Authenticator and Connexion's security_map."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import logging
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from connexion.middleware import MiddlewarePosition
-
 from ._authenticator import Authenticator
 from ._metrics import metrics_for
-from ._security import PrefetchMiddleware, security_map
+from ._security import security_map
 from ._settings import AuthSettings
 
 if TYPE_CHECKING:
@@ -31,11 +29,6 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
     # App-wide, so every add_api gets it; a security_map given to App() or add_api() wins.
     options.security_map = {**security_map(authenticator), **(options.security_map or {})}
     if authenticator.jwks is not None:
-        app.add_middleware(
-            PrefetchMiddleware,
-            position=MiddlewarePosition.BEFORE_EXCEPTION,
-            authenticator=authenticator,
-        )
         _warn_plain_http(settings.jwks_source)
         logger.info(
             "bearer tokens: issuer %s, audience %s, keys from %s",

@@ -129,6 +129,8 @@ class LocalIssuer:
         self.fetches = 0
         """How many times the JWKS was requested (outages included)."""
         self.discovery_fetches = 0
+        self.requests = 0
+        """How many requests arrived, counted before :attr:`delay` (``fetches`` counts after)."""
         self._keys: dict[str, _Key] = {}
         self._generated: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -295,6 +297,7 @@ class _Server(ThreadingHTTPServer):
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            issuer.requests += 1
             if issuer.delay:
                 time.sleep(issuer.delay)
             if self.path == "/jwks.json":
