@@ -148,7 +148,7 @@ def main() -> int:
 
     from chassis_auth.testing import LocalIssuer
 
-    sys.path.insert(0, str(ROOT / "tests" / "production"))
+    sys.path.insert(0, str(ROOT / "tests" / "integration"))
     from production_support import OtlpReceiver  # type: ignore[import-not-found]
 
     workdir = Path(tempfile.mkdtemp(prefix="chassis-soak-"))

@@ -4,7 +4,7 @@
 #
 #   deploy/build-venv.sh VENV_DIR [WHEEL_DIR]
 #
-# deploy/Dockerfile runs it in its build stage; tests/production runs it outside Docker to
+# deploy/Dockerfile runs it in its build stage; tests/integration runs it outside Docker to
 # check the same steps. Environment: UV (the uv binary, default "uv"), PYTHON (the
 # interpreter of the new environment, default "python3"); UV_OFFLINE=1 works from uv's cache.
 set -eu

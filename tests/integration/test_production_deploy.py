@@ -323,7 +323,7 @@ def test_the_dockerfile_builds_in_one_stage_and_runs_slim_as_non_root() -> None:
     assert cmd[:3] == ["gunicorn", "--config", "/etc/chassis/gunicorn.conf.py"]
     assert cmd[3] == "directmail.service:create_app()"
     assert "/healthz" in final and "HEALTHCHECK" in final
-    # The build stage runs the script tests/production runs (test_the_build_script_...).
+    # The build stage runs the script tests/integration runs (test_the_build_script_...).
     assert "sh deploy/build-venv.sh /opt/venv" in text
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     copied = {
