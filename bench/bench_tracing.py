@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import LOAD_CORE, Scenario, _free_port, _pinned, report, run
+from bench.harness import LOAD_CORE, Scenario, _free_port, pinned, report, run
 
 COMMON = {"CHASSIS_LOG_LEVEL": "WARNING"}
 WITHOUT = {**COMMON, "CHASSIS_PLUGINS": ""}
@@ -63,7 +63,7 @@ def receive(port: int) -> None:
 def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
-        [*_pinned(LOAD_CORE), sys.executable, __file__, "--receive", str(port)]
+        [*pinned(LOAD_CORE), sys.executable, __file__, "--receive", str(port)]
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

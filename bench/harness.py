@@ -63,7 +63,7 @@ class Result:
         return statistics.median(self.cpu_us)
 
 
-def _pinned(core: str) -> list[str]:
+def pinned(core: str) -> list[str]:
     return (
         ["taskset", "-c", core]
         if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
@@ -77,7 +77,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
@@ -89,7 +89,7 @@ class Server:
         self.scenario = scenario
         self.port = _free_port()
         command = [
-            *_pinned(SERVER_CORE),
+            *pinned(SERVER_CORE),
             sys.executable,
             "-m",
             "uvicorn",
@@ -103,7 +103,7 @@ class Server:
             "warning",
             "--no-access-log",
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=_clean_env(scenario.env))
+        self.process = subprocess.Popen(command, cwd=ROOT, env=clean_env(scenario.env))
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> None:
@@ -139,7 +139,7 @@ class Server:
 def load(server: Server, duration: float) -> dict:
     scenario = server.scenario
     command = [
-        *_pinned(LOAD_CORE),
+        *pinned(LOAD_CORE),
         sys.executable,
         str(ROOT / "bench" / "loadgen.py"),
         "--port",
@@ -246,9 +246,9 @@ def startup(
     for _ in range(repeat):
         for name, target in apps.items():
             output = subprocess.run(
-                [*_pinned(SERVER_CORE), sys.executable, "-c", code, target],
+                [*pinned(SERVER_CORE), sys.executable, "-c", code, target],
                 cwd=ROOT,
-                env=_clean_env(env or {}),
+                env=clean_env(env or {}),
                 check=True,
                 capture_output=True,
                 text=True,

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import LOAD_CORE, ROOT, Scenario, Server, _free_port, _pinned
+from bench.harness import LOAD_CORE, ROOT, Scenario, Server, _free_port, pinned
 
 # (path, statuses it may answer): rotated segment after segment.
 ROUTES: list[tuple[str, set[int]]] = [
@@ -54,7 +54,7 @@ MAX_GROWTH = 0.05
 
 def _load(port: int, path: str, connections: int, duration: float) -> dict[str, Any]:
     command = [
-        *_pinned(LOAD_CORE),
+        *pinned(LOAD_CORE),
         sys.executable,
         str(ROOT / "bench" / "loadgen.py"),
         "--port",
