@@ -8,7 +8,7 @@ when totals are on, and ``meta.pagination`` when the kernel's envelope is on.
 
 from ._components import components, components_path, with_components
 from ._errors import InvalidPageParameter
-from ._paginate import Page, paginate
+from ._paginate import Page, paginate, paginate_async
 from ._plugin import configure_app, settings_model, wrap_response
 from ._settings import OperationOptions, PaginationSettings
 
@@ -20,6 +20,7 @@ __all__ = [
     "components",
     "components_path",
     "paginate",
+    "paginate_async",
     "with_components",
 ]
 

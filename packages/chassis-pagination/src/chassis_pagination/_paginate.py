@@ -1,9 +1,17 @@
-"""``paginate()``: one page of a SQLAlchemy statement, a legacy Query or a sequence."""
+"""``paginate()`` and ``paginate_async()``: one page of a SQLAlchemy statement, a legacy Query
+or a sequence.
+
+Both share everything but running SQL: :func:`_plan` checks the request and the arguments and
+builds the page's statements; ``paginate`` runs them on a ``Session``/``Connection``,
+``paginate_async`` awaits them on an ``AsyncSession``/``AsyncConnection``; :class:`_Plan`'s
+``finish`` turns the rows into the same :class:`Page` either way.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chassis import get_context
@@ -25,8 +33,11 @@ from ._params import (
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
-    from sqlalchemy.orm import Query, Session
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_scoped_session
+    from sqlalchemy.orm import Query, Session, scoped_session
     from sqlalchemy.sql import Select
+
+    from ._sql import Fetched, PageQuery
 
 T = TypeVar("T")
 
@@ -124,7 +135,7 @@ def paginate(
 @overload
 def paginate(
     source: Select[Any] | Query[Any],
-    session: Session | Connection | None = None,
+    session: Session | Connection | scoped_session[Any] | None = None,
     *,
     keyset: Sequence[Any] | None = None,
     default_limit: int | None = None,
@@ -155,11 +166,13 @@ def paginate(
     :param source: a SQLAlchemy 2 ``Select`` (run with ``session``), a legacy ORM ``Query``,
         or a sequence (list, tuple...). A ``Select`` of one ORM entity gives entities, any
         other gives ``Row`` objects. Give it a deterministic ``ORDER BY`` for offset pages.
-    :param session: the ``Session`` or ``Connection`` that runs a ``Select``.
+    :param session: the ``Session`` or ``Connection`` that runs a ``Select`` (for an
+        ``AsyncSession`` or ``AsyncConnection``, ``await paginate_async(...)``).
     :param keyset: sort columns for keyset (cursor) pagination, e.g.
-        ``[Premises.rfs_date.desc(), Premises.id]``: ascending unless ``.desc()``, NOT NULL,
-        the last one unique. They replace the statement's ORDER BY. Without ``keyset``,
-        pages are cut by ``offset``.
+        ``[Premises.rfs_date.desc(), Premises.id]``: ascending unless ``.desc()``; NULLs sort
+        after every value ascending and before them descending unless ``.nulls_first()`` /
+        ``.nulls_last()`` says otherwise; the last one unique and NOT NULL. They replace the
+        statement's ORDER BY. Without ``keyset``, pages are cut by ``offset``.
     :param default_limit: page size without ``limit`` (default: the operation's
         ``x-chassis-pagination`` option, else the ``pagination.default_limit`` setting).
     :param max_limit: largest ``limit`` accepted (same defaults).
@@ -174,6 +187,103 @@ def paginate(
     :raises InvalidPageParameter: (a 400 problem+json) a bad ``offset``, ``limit`` or
         ``cursor``: negative, zero, too large, not an integer, forged or truncated.
     """
+    plan = _plan(source, keyset, default_limit, max_limit, max_offset, total, offset, limit, cursor)
+    if plan.query is None:
+        return plan.finish(None, None)
+    from . import _sql
+
+    fetched, counted = _sql.execute(plan.query, session)
+    return plan.finish(fetched, counted)
+
+
+@overload
+async def paginate_async(
+    source: Sequence[T],
+    session: None = None,
+    *,
+    keyset: None = None,
+    default_limit: int | None = None,
+    max_limit: int | None = None,
+    max_offset: int | None = None,
+    total: bool | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[T]: ...
+
+
+@overload
+async def paginate_async(
+    source: Select[Any],
+    session: AsyncSession | AsyncConnection | async_scoped_session[Any],
+    *,
+    keyset: Sequence[Any] | None = None,
+    default_limit: int | None = None,
+    max_limit: int | None = None,
+    max_offset: int | None = None,
+    total: bool | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[Any]: ...
+
+
+async def paginate_async(
+    source: Any,
+    session: Any = None,
+    *,
+    keyset: Sequence[Any] | None = None,
+    default_limit: int | None = None,
+    max_limit: int | None = None,
+    max_offset: int | None = None,
+    total: bool | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[Any]:
+    """:func:`paginate` for ``async def`` handlers: a ``Select`` run on an ``AsyncSession`` or
+    ``AsyncConnection`` (or a sequence). Same arguments, same checks, same :class:`Page`,
+    links, cursors and errors; only the statements are awaited.
+
+    :raises TypeError: given a sync ``Session``/``Connection`` or a legacy ``Query`` (both run
+        synchronously: use :func:`paginate`).
+    """
+    plan = _plan(source, keyset, default_limit, max_limit, max_offset, total, offset, limit, cursor)
+    if plan.query is None:
+        return plan.finish(None, None)
+    from . import _sql
+
+    fetched, counted = await _sql.execute_async(plan.query, session)
+    return plan.finish(fetched, counted)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked page request: the SQL to run (``None`` for a sequence), and what makes the
+    :class:`Page` out of what it returned (and records it for ``wrap_response``)."""
+
+    query: PageQuery | None
+    make: Callable[[Fetched | None, int | None], Page[Any]]
+    context: Any
+
+    def finish(self, fetched: Fetched | None, counted: int | None) -> Page[Any]:
+        page = self.make(fetched, counted)
+        if self.context is not None:
+            self.context.state[STATE_PAGE] = page
+        return page
+
+
+def _plan(
+    source: Any,
+    keyset: Sequence[Any] | None,
+    default_limit: int | None,
+    max_limit: int | None,
+    max_offset: int | None,
+    total: bool | None,
+    offset: int | None,
+    limit: int | None,
+    cursor: str | None,
+) -> _Plan:
     context = get_context()
     config = config_of(context.app if context is not None else None)
     limits: Limits = config.limits
@@ -188,20 +298,15 @@ def paginate(
         }
     )
     request = _page_request(context, limits, offset, limit, cursor)
-
     if keyset is not None:
         if not _is_sqlalchemy(source):
             raise TypeError("keyset pagination needs a SQLAlchemy Select or Query to paginate")
-        page = _keyset_page(source, session, keyset, request, limits, config)
-    else:
-        if request.cursor is not None:
-            raise InvalidPageParameter(
-                CURSOR, "is not supported here: this listing pages with 'offset' and 'limit'"
-            )
-        page = _offset_page(source, session, request, limits)
-    if context is not None:
-        context.state[STATE_PAGE] = page
-    return page
+        return _keyset_plan(context, source, keyset, request, limits, config)
+    if request.cursor is not None:
+        raise InvalidPageParameter(
+            CURSOR, "is not supported here: this listing pages with 'offset' and 'limit'"
+        )
+    return _offset_plan(context, source, request, limits)
 
 
 def _page_request(
@@ -218,40 +323,42 @@ def _page_request(
     return request
 
 
-def _offset_page(source: Any, session: Any, request: PageRequest, limits: Limits) -> Page[Any]:
+def _offset_plan(context: Any, source: Any, request: PageRequest, limits: Limits) -> _Plan:
     offset = request.offset or 0
     limit = request.limit
-    total: int | None = None
+
+    def page(items: Sequence[Any], has_next: bool, total: int | None) -> Page[Any]:
+        return Page(
+            items, limit=limit, offset=offset, total=total, has_next=has_next, has_prev=offset > 0
+        )
+
     if isinstance(source, Sequence) and not isinstance(source, (str, bytes, bytearray)):
-        items = list(source[offset : offset + limit])
+        items = source[offset : offset + limit]
         has_next = offset + limit < len(source)
-        if limits.total:
-            total = len(source)
-    elif _is_sqlalchemy(source):
+        total = len(source) if limits.total else None
+        return _Plan(None, lambda fetched, counted: page(items, has_next, total), context)
+    if _is_sqlalchemy(source):
         from . import _sql
 
-        fetched = _sql.fetch_offset(source, session, offset, limit)
-        items, has_next = fetched.items, fetched.has_more
-        if limits.total:
-            total = _sql.count(source, session)
-    else:
-        raise TypeError(
-            "paginate() takes a SQLAlchemy Select or Query, or a sequence (list, tuple...), "
-            f"not {type(source).__name__}"
-        )
-    return Page(
-        items, limit=limit, offset=offset, total=total, has_next=has_next, has_prev=offset > 0
+        def from_rows(fetched: Fetched | None, counted: int | None) -> Page[Any]:
+            assert fetched is not None
+            return page(fetched.items, fetched.has_more, counted)
+
+        return _Plan(_sql.offset_query(source, offset, limit, limits.total), from_rows, context)
+    raise TypeError(
+        "paginate() takes a SQLAlchemy Select or Query, or a sequence (list, tuple...), "
+        f"not {type(source).__name__}"
     )
 
 
-def _keyset_page(
+def _keyset_plan(
+    context: Any,
     source: Any,
-    session: Any,
     keyset: Sequence[Any],
     request: PageRequest,
     limits: Limits,
     config: PaginationConfig,
-) -> Page[Any]:
+) -> _Plan:
     from . import _sql
 
     if request.offset is not None:
@@ -268,31 +375,35 @@ def _keyset_page(
             raise InvalidPageParameter(CURSOR, "belongs to a listing sorted another way")
         if position.direction != "l" and len(position.values) != len(keys):
             raise InvalidPageParameter(CURSOR, "is malformed")
-    fetched = _sql.fetch_keyset(source, session, keys, position, request.limit)
+    query = _sql.keyset_query(source, keys, position, request.limit, limits.total)
 
     def make(direction: Direction, values: tuple[Any, ...] = ()) -> str:
         return config.codec.encode(Position(direction, values, fingerprint))
 
-    first_key = fetched.keys[0] if fetched.keys else None
-    last_key = fetched.keys[-1] if fetched.keys else None
-    if position is None or position.direction == "n":
-        has_prev = position is not None
-        has_next = fetched.has_more
-    else:  # read backwards: there is more before when the extra row came back
-        has_prev = fetched.has_more
-        has_next = position.direction == "p"
-    next_cursor = make("n", last_key) if has_next and last_key is not None else None
-    prev_cursor = None
-    if has_prev:
-        prev_cursor = make("p", first_key) if first_key is not None else make("l")
-    return Page(
-        fetched.items,
-        limit=request.limit,
-        total=_sql.count(source, session) if limits.total else None,
-        has_next=has_next,
-        has_prev=has_prev,
-        cursor=request.cursor,
-        next_cursor=next_cursor,
-        prev_cursor=prev_cursor,
-        last_cursor=make("l"),
-    )
+    def from_rows(fetched: Fetched | None, counted: int | None) -> Page[Any]:
+        assert fetched is not None
+        first_key = fetched.keys[0] if fetched.keys else None
+        last_key = fetched.keys[-1] if fetched.keys else None
+        if position is None or position.direction == "n":
+            has_prev = position is not None
+            has_next = fetched.has_more
+        else:  # read backwards: there is more before when the extra row came back
+            has_prev = fetched.has_more
+            has_next = position.direction == "p"
+        next_cursor = make("n", last_key) if has_next and last_key is not None else None
+        prev_cursor = None
+        if has_prev:
+            prev_cursor = make("p", first_key) if first_key is not None else make("l")
+        return Page(
+            fetched.items,
+            limit=request.limit,
+            total=counted,
+            has_next=has_next,
+            has_prev=has_prev,
+            cursor=request.cursor,
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+            last_cursor=make("l"),
+        )
+
+    return _Plan(query, from_rows, context)

@@ -1,35 +1,102 @@
-"""Fetching pages from SQLAlchemy 2 ``Select`` statements and legacy ``Query`` objects.
+"""The statements of a page of a SQLAlchemy 2 ``Select`` or legacy ``Query``, and running them.
 
 Imported only when a SQLAlchemy object is paginated, so plain sequences need no SQLAlchemy.
+A page's SQL is built once (:func:`offset_query`, :func:`keyset_query`) and run by
+:func:`execute` (``Session``, ``Connection``) or :func:`execute_async` (``AsyncSession``,
+``AsyncConnection``): only running differs between ``paginate`` and ``paginate_async``.
+Nothing here imports ``sqlalchemy.ext.asyncio``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, inspect, literal, or_, select, tuple_
-from sqlalchemy.orm import Query
+from sqlalchemy import and_, false, func, inspect, literal, or_, select, tuple_
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Query, Session, scoped_session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from ._cursor import Position, fingerprint
 
 _KEY_LABEL = "_chassis_pagination_key_{}"
+_DIRECTIONS = (operators.asc_op, operators.desc_op)
+_NULLS = (operators.nulls_first_op, operators.nulls_last_op)
 
 
 @dataclass(frozen=True)
 class SortKey:
+    """One keyset column and where it sorts, NULLs included.
+
+    :ivar descending: the column sorts descending.
+    :ivar nulls_first: NULLs come before every value (default: after them ascending, before
+        them descending, as PostgreSQL sorts).
+    :ivar nullable: the column may hold NULL (not declared NOT NULL, or a NULLs placement was
+        given): its ORDER BY says where NULLs go and the seek condition handles them.
+    """
+
     expression: ColumnElement[Any]
     descending: bool
+    nulls_first: bool
+    nullable: bool
 
     def ordered(self, forwards: bool) -> ColumnElement[Any]:
+        """``ORDER BY`` term for reading forwards, or backwards (every placement reversed)."""
         descending = self.descending == forwards
-        return self.expression.desc() if descending else self.expression.asc()
+        ordered = self.expression.desc() if descending else self.expression.asc()
+        if not self.nullable:  # as before NULLs were handled: no NULLS FIRST/LAST for MySQL
+            return ordered
+        return ordered.nulls_first() if self.nulls_first == forwards else ordered.nulls_last()
+
+    def describe(self) -> str:
+        text = f"{self.expression}:{'desc' if self.descending else 'asc'}"
+        if self.nulls_first != self.descending:  # not the default placement
+            text += ":nulls_first" if self.nulls_first else ":nulls_last"
+        return text
 
 
-@dataclass
+def sort_keys(keyset: Sequence[Any]) -> list[SortKey]:
+    """Columns (ascending) or ``column.asc()`` / ``column.desc()`` expressions, each maybe
+    followed by ``.nulls_first()`` / ``.nulls_last()``."""
+    if not keyset:
+        raise ValueError("keyset needs at least one sort column (the last one unique)")
+    keys = []
+    for item in keyset:
+        element = item.__clause_element__() if hasattr(item, "__clause_element__") else item
+        placement: bool | None = None
+        if isinstance(element, UnaryExpression) and element.modifier in _NULLS:
+            placement = element.modifier is operators.nulls_first_op
+            element = element.element
+        descending = False
+        if isinstance(element, UnaryExpression) and element.modifier in _DIRECTIONS:
+            descending = element.modifier is operators.desc_op
+            element = element.element
+        if isinstance(element, UnaryExpression) and element.modifier in (*_DIRECTIONS, *_NULLS):
+            raise ValueError(
+                f"keyset column {item}: give the direction, then the NULLs placement, once "
+                "each: column.desc().nulls_last()"
+            )
+        if not isinstance(element, ColumnElement):
+            raise TypeError(
+                "keyset items must be columns or column.asc()/.desc() (optionally "
+                f".nulls_first()/.nulls_last()), not {item!r}"
+            )
+        nullable = placement is not None or getattr(element, "nullable", None) is not False
+        nulls_first = descending if placement is None else placement
+        keys.append(SortKey(element, descending, nulls_first, nullable))
+    return keys
+
+
+def keys_fingerprint(keys: Sequence[SortKey]) -> str:
+    """The fingerprint of the sort order: each key's column, direction and (when not the
+    default) NULLs placement, so cursors issued before NULLs were handled still fit."""
+    return fingerprint([key.describe() for key in keys])
+
+
+@dataclass(frozen=True)
 class Fetched:
     items: list[Any]
     has_more: bool
@@ -37,33 +104,52 @@ class Fetched:
     """Sort-key values of each item (keyset pages only)."""
 
 
-def sort_keys(keyset: Sequence[Any]) -> list[SortKey]:
-    """Columns (ascending) or ``column.asc()`` / ``column.desc()`` expressions."""
-    if not keyset:
-        raise ValueError("keyset needs at least one sort column (the last one unique)")
-    keys = []
-    for item in keyset:
-        descending = False
-        element = item.__clause_element__() if hasattr(item, "__clause_element__") else item
-        if isinstance(element, UnaryExpression) and element.modifier in (
-            operators.asc_op,
-            operators.desc_op,
-        ):
-            descending = element.modifier is operators.desc_op
-            element = element.element
-        if isinstance(element, UnaryExpression):
+@dataclass(frozen=True)
+class PageQuery:
+    """The SQL of one page: the page's statement (``LIMIT limit + 1``) and maybe a count."""
+
+    statement: Any
+    """A ``Select``, or a legacy ``Query`` (which runs on its own session)."""
+    count_statement: Any | None
+    entity: bool
+    """One ORM entity is selected: rows are made unique, as ``Session.scalars()`` does."""
+    limit: int
+    keys: tuple[SortKey, ...] = ()
+    forwards: bool = True
+
+    @property
+    def is_query(self) -> bool:
+        return isinstance(self.statement, Query)
+
+    def fetched(self, rows: list[Any]) -> Fetched:
+        """The page out of the rows the statement returned."""
+        has_more = len(rows) > self.limit
+        rows = rows[: self.limit]
+        if not self.keys:  # offset page
+            if self.entity and not self.is_query:
+                rows = [row[0] for row in rows]
+            return Fetched(rows, has_more, [])
+        if not self.forwards:
+            rows.reverse()
+        if self.entity:  # (entity, key 1, key 2...)
+            width = len(self.keys)
+            items = [row[0] for row in rows]
+            values = [tuple(row[-width:]) for row in rows]
+        else:
+            items = rows
+            try:
+                values = [tuple(row._mapping[key.expression] for key in self.keys) for row in rows]
+            except KeyError as error:
+                raise ValueError(
+                    f"keyset column {error.args[0]} must be among the selected columns "
+                    "(or select one ORM entity)"
+                ) from None
+        if any(value[-1] is None for value in values):
             raise ValueError(
-                f"keyset column {item}: NULLS FIRST/LAST orderings are not supported; "
-                "keyset columns must be NOT NULL"
+                f"keyset column {self.keys[-1].expression} is NULL in a row: the last keyset "
+                "column must be unique and NOT NULL (end the keyset with the primary key)"
             )
-        if not isinstance(element, ColumnElement):
-            raise TypeError(f"keyset items must be columns or column.asc()/.desc(), not {item!r}")
-        keys.append(SortKey(element, descending))
-    return keys
-
-
-def keys_fingerprint(keys: Sequence[SortKey]) -> str:
-    return fingerprint([f"{key.expression}:{'desc' if key.descending else 'asc'}" for key in keys])
+        return Fetched(items, has_more, values)
 
 
 def _is_entity(source: Any) -> bool:
@@ -79,58 +165,63 @@ def _is_entity(source: Any) -> bool:
     return bool(getattr(info, "is_mapper", False) or getattr(info, "is_aliased_class", False))
 
 
-def _run(source: Any, session: Any, entity: bool) -> list[Any]:
-    if isinstance(source, Query):
-        return list(source.all())
-    if session is None:
-        raise TypeError("paginate() needs session= (a Session or Connection) to run a Select")
-    result = session.execute(source)
-    # ORM entities: unique() as Session.scalars() does (joined eager loads need it).
-    return list(result.unique().all() if entity else result.all())
-
-
-def count(source: Any, session: Any) -> int:
+def _count_statement(source: Any) -> Any:
     """``COUNT(*)`` of every row the statement selects (its ORDER BY dropped)."""
     if isinstance(source, Query):
-        return int(source.order_by(None).count())
-    if session is None:
-        raise TypeError("paginate() needs session= (a Session or Connection) to run a Select")
-    statement = select(func.count()).select_from(source.order_by(None).subquery())
-    return int(session.execute(statement).scalar_one())
+        return source.order_by(None)  # run with Query.count()
+    return select(func.count()).select_from(source.order_by(None).subquery())
 
 
-def fetch_offset(source: Any, session: Any, offset: int, limit: int) -> Fetched:
+def offset_query(source: Any, offset: int, limit: int, total: bool) -> PageQuery:
     """``limit + 1`` rows from ``offset``: the extra row only tells that a next page exists."""
-    entity = _is_entity(source)
-    rows = _run(source.offset(offset).limit(limit + 1), session, entity)
-    if entity and not isinstance(source, Query):
-        rows = [row[0] for row in rows]
-    return Fetched(rows[:limit], len(rows) > limit, [])
+    return PageQuery(
+        statement=source.offset(offset).limit(limit + 1),
+        count_statement=_count_statement(source) if total else None,
+        entity=_is_entity(source),
+        limit=limit,
+    )
+
+
+def _seek(key: SortKey, value: Any, forwards: bool) -> tuple[Any | None, Any]:
+    """Rows strictly after ``value`` on this key alone (``None``: none are), and rows equal to it.
+
+    For ascending, NULLs last, after ``v``: ``col > v OR col IS NULL``; after NULL: none.
+    With NULLs first: after ``v``: ``col > v``; after NULL: ``col IS NOT NULL``.
+    """
+    descending = key.descending == forwards
+    nulls_first = key.nulls_first == forwards
+    expression = key.expression
+    if value is None:
+        return (expression.is_not(None) if nulls_first else None), expression.is_(None)
+    bound = literal(value, expression.type)
+    after = expression < bound if descending else expression > bound
+    if key.nullable and not nulls_first:
+        after = or_(after, expression.is_(None))
+    return after, expression == bound
 
 
 def _beyond(keys: Sequence[SortKey], values: Sequence[Any], forwards: bool) -> Any:
     """Rows strictly after (``forwards``) or before ``values`` in the keys' order."""
-    bounds = [literal(value, key.expression.type) for key, value in zip(keys, values, strict=True)]
-
-    def compare(expression: Any, descending: bool, bound: Any) -> Any:
-        if descending != forwards:  # ascending and forwards, or descending and backwards
-            return expression > bound
-        return expression < bound
-
-    if len(keys) > 1 and len({key.descending for key in keys}) == 1:
-        # One direction: a row-value comparison, which a composite index serves directly.
+    plain = not any(key.nullable for key in keys) and None not in values
+    if plain and len(keys) > 1 and len({key.descending for key in keys}) == 1:
+        # One direction, no NULLs: a row-value comparison, which a composite index serves.
         left = tuple_(*(key.expression for key in keys))
-        return compare(left, keys[0].descending, tuple_(*bounds))
+        right = tuple_(*(literal(v, k.expression.type) for k, v in zip(keys, values, strict=True)))
+        return left < right if keys[0].descending == forwards else left > right
+    # a > x OR (a = x AND b > y) OR ..., each term NULL-aware.
     clauses = []
-    for index, key in enumerate(keys):
-        equal = [keys[i].expression == bounds[i] for i in range(index)]
-        clauses.append(and_(*equal, compare(key.expression, key.descending, bounds[index])))
-    return or_(*clauses)
+    equal: list[Any] = []
+    for key, value in zip(keys, values, strict=True):
+        after, same = _seek(key, value, forwards)
+        if after is not None:
+            clauses.append(and_(*equal, after))
+        equal.append(same)
+    return or_(*clauses) if clauses else false()
 
 
-def fetch_keyset(
-    source: Any, session: Any, keys: Sequence[SortKey], position: Position | None, limit: int
-) -> Fetched:
+def keyset_query(
+    source: Any, keys: Sequence[SortKey], position: Position | None, limit: int, total: bool
+) -> PageQuery:
     """``limit + 1`` rows from ``position`` in the keys' order, however deep: one index range.
 
     Backward pages (``p`` and ``l``) are read in reverse order and turned round.
@@ -143,19 +234,70 @@ def fetch_keyset(
     if entity:
         labels = [key.expression.label(_KEY_LABEL.format(i)) for i, key in enumerate(keys)]
         statement = statement.add_columns(*labels)
-    rows = _run(statement.limit(limit + 1), session, entity)
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if not forwards:
-        rows.reverse()
-    if entity:
-        width = len(keys)
-        return Fetched([row[0] for row in rows], has_more, [tuple(row[-width:]) for row in rows])
-    try:
-        values = [tuple(row._mapping[key.expression] for key in keys) for row in rows]
-    except KeyError as error:
-        raise ValueError(
-            f"keyset column {error.args[0]} must be among the selected columns "
-            "(or select one ORM entity)"
-        ) from None
-    return Fetched(rows, has_more, values)
+    return PageQuery(
+        statement=statement.limit(limit + 1),
+        count_statement=_count_statement(source) if total else None,
+        entity=entity,
+        limit=limit,
+        keys=tuple(keys),
+        forwards=forwards,
+    )
+
+
+_NO_SESSION = "paginate() needs session= (a Session or Connection) to run a Select"
+_NO_ASYNC_SESSION = "paginate_async() needs session= (an AsyncSession or AsyncConnection)"
+
+
+def _is_async_session(session: Any) -> bool:
+    asyncio_ext = sys.modules.get("sqlalchemy.ext.asyncio")
+    if asyncio_ext is None:  # never imported: nothing can be an AsyncSession
+        return False
+    return isinstance(
+        session,
+        (asyncio_ext.AsyncSession, asyncio_ext.AsyncConnection, asyncio_ext.async_scoped_session),
+    )
+
+
+def _rows(page: PageQuery, result: Any) -> list[Any]:
+    # ORM entities: unique() as Session.scalars() does (joined eager loads need it).
+    return list(result.unique().all() if page.entity else result.all())
+
+
+def execute(page: PageQuery, session: Any) -> tuple[Fetched, int | None]:
+    """Run the page (and the count) on a ``Session`` or ``Connection``."""
+    if page.is_query:
+        total = None if page.count_statement is None else int(page.count_statement.count())
+        return page.fetched(list(page.statement.all())), total
+    if session is None:
+        raise TypeError(_NO_SESSION)
+    if _is_async_session(session):
+        raise TypeError(
+            f"paginate() got {type(session).__name__}: await paginate_async(...) with the same "
+            "arguments instead"
+        )
+    rows = _rows(page, session.execute(page.statement))
+    total = None
+    if page.count_statement is not None:
+        total = int(session.execute(page.count_statement).scalar_one())
+    return page.fetched(rows), total
+
+
+async def execute_async(page: PageQuery, session: Any) -> tuple[Fetched, int | None]:
+    """Run the page (and the count) on an ``AsyncSession`` or ``AsyncConnection``."""
+    if page.is_query:
+        raise TypeError(
+            "paginate_async() cannot run a legacy Query (it runs on a sync Session): give it "
+            "a select() and an AsyncSession, or call paginate()"
+        )
+    if session is None:
+        raise TypeError(_NO_ASYNC_SESSION)
+    if isinstance(session, (Session, Connection, scoped_session)):
+        raise TypeError(
+            f"paginate_async() got a {type(session).__name__}, which does not await: call "
+            "paginate() with the same arguments instead"
+        )
+    rows = _rows(page, await session.execute(page.statement))
+    total = None
+    if page.count_statement is not None:
+        total = int((await session.execute(page.count_statement)).scalar_one())
+    return page.fetched(rows), total
