@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,6 +83,31 @@ def test_keys_do_not_contain_credentials(
     (key,) = client_redis.keys(key_prefix + "*")
     assert b"s3cret" not in key
     assert b"s3cret" in client_redis.get(key)  # the body echoes it; the key never does
+
+
+def test_connections_are_named_and_closed_at_shutdown(
+    make_app: AppMaker, redis_url: str, key_prefix: str
+) -> None:
+    import redis
+
+    service = f"optimizer-test-{uuid.uuid4().hex[:12]}"
+    app = make_app(redis_settings(redis_url, key_prefix), settings={"service_name": service})
+    admin = redis.Redis.from_url(redis_url)
+
+    def connections() -> list[dict[str, Any]]:
+        clients: list[dict[str, Any]] = admin.client_list()
+        return [c for c in clients if c["name"] == f"chassis-optimizer:{service}"]
+
+    try:
+        with app.test_client() as client:
+            assert client.get("/cached").status_code == 200
+            assert len(connections()) == 1
+        deadline = time.monotonic() + 5  # Redis drops a closed connection on its next loop turn
+        while connections() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert connections() == []
+    finally:
+        admin.close()
 
 
 def test_readiness_reports_redis(make_app: AppMaker, redis_url: str, key_prefix: str) -> None:

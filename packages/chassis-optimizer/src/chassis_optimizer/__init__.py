@@ -154,6 +154,22 @@ def configure_app(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
+async def startup(app: chassis.App) -> None:
+    """Open the response cache's backend (the Redis client) on the server's event loop."""
+    optimizer = get_optimizer(app)
+    if optimizer is not None:
+        await optimizer.start()
+
+
+@chassis.hookimpl
+async def shutdown(app: chassis.App) -> None:
+    """Close the response cache's Redis connections."""
+    optimizer = get_optimizer(app)
+    if optimizer is not None:
+        await optimizer.stop()
+
+
+@chassis.hookimpl
 async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
     """The response cache: its backend, and for Redis whether it is reachable. An unreachable
     Redis is reported ``degraded`` (status ``up``: the service answers without the cache),

@@ -149,7 +149,11 @@ class Backend(Protocol):
 
     async def health(self) -> dict[str, Any]: ...
 
-    async def close(self) -> None: ...
+    async def start(self) -> None:
+        """Called at the server's start-up, on its event loop."""
+
+    async def close(self) -> None:
+        """Called at the server's shutdown: release connections."""
 
 
 class MemoryCache:
@@ -215,9 +219,12 @@ class MemoryCache:
             "max_bytes": self.max_bytes,
         }
 
+    async def start(self) -> None:
+        return None
+
     async def close(self) -> None:
-        self._entries.clear()
-        self.bytes = 0
+        """Nothing to release: entries stay for a server restarted in the same process."""
+        return None
 
 
 def storable_headers(headers: Headers) -> tuple[tuple[bytes, bytes], ...]:

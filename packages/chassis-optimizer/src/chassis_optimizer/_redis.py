@@ -41,6 +41,7 @@ class RedisCache:
         self,
         url: str,
         *,
+        client_name: str,
         timeout: float,
         retry_interval: float,
         warn_interval: float,
@@ -49,6 +50,7 @@ class RedisCache:
         import redis.asyncio  # noqa: F401  (fail at start-up, not at the first request)
 
         self.url = url
+        self.client_name = client_name
         self.timeout = timeout
         self.retry_interval = retry_interval
         self.warn_interval = warn_interval
@@ -71,6 +73,7 @@ class RedisCache:
 
             self._client = Redis.from_url(
                 self.url,
+                client_name=self.client_name,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 retry=Retry(NoBackoff(), 0),
@@ -148,8 +151,14 @@ class RedisCache:
             detail["error"] = self.last_error
         return detail
 
+    async def start(self) -> None:
+        """Create the client (its pool connects on first use) on the server's event loop."""
+        self._redis()
+
     async def close(self) -> None:
+        """Close the client's connections (at the server's shutdown)."""
         client, self._client = self._client, None
+        self._loop = None
         if client is not None:
             try:
                 await client.aclose()

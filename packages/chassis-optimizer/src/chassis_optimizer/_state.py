@@ -105,7 +105,13 @@ class Optimizer:
             if settings.cache_key_prefix is not None
             else f"chassis:optimizer:{core.service_name}:{core.service_version}:"
         )
+        self.client_name = "chassis-optimizer:" + "".join(
+            char if char.isprintable() and not char.isspace() else "_" for char in core.service_name
+        )
+        """The Redis connections' name (``CLIENT LIST``): who is connected."""
         self.backend: Backend = self._backend()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The server's event loop, between the lifespan start-up and shutdown."""
         self.filling: dict[str, asyncio.Event] = {}
         """Keys a request of this process is filling, and the event set when it is done."""
 
@@ -120,11 +126,22 @@ class Optimizer:
 
         return RedisCache(
             url,
+            client_name=self.client_name,
             timeout=settings.cache_timeout,
             retry_interval=settings.cache_retry_interval,
             warn_interval=settings.cache_warn_interval,
             on_error=self.metrics.error,
         )
+
+    async def start(self) -> None:
+        """The server starts (``startup`` hook): remember its loop, open the backend on it."""
+        self.loop = asyncio.get_running_loop()
+        await self.backend.start()
+
+    async def stop(self) -> None:
+        """The server stops (``shutdown`` hook): close the backend's connections."""
+        self.loop = None
+        await self.backend.close()
 
     def excluded(self, path: str) -> bool:
         return path in self.excluded_exact or (
