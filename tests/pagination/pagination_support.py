@@ -12,11 +12,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import chassis_pagination
-from chassis_pagination import paginate
+from chassis_pagination import paginate, paginate_async
 from connexion.resolver import Resolver
 from sqlalchemy import Date, Index, Integer, String, insert, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 
 ROWS = 10_000
 CATEGORIES = ["alpha", "beta", "gamma", "delta", "epsilon"]
@@ -37,6 +39,22 @@ class Database:
     def snapshot(self) -> list[dict[str, Any]]:
         """The rows as first made (tests that add rows use a table of their own)."""
         return self.rows()
+
+    @cached_property
+    def async_engine(self) -> AsyncEngine:
+        """An asyncio engine on the same database (``sqlite+aiosqlite``, or psycopg's asyncio
+        side of ``postgresql+psycopg``). ``NullPool``: under ``chassis.App`` (a Connexion
+        FlaskApp) every ``async def`` handler runs on an event loop of its own (asgiref's
+        ``async_to_sync``), and pooled asyncio connections must not move between loops."""
+        return async_engine(self.engine, poolclass=NullPool)
+
+
+def async_engine(engine: Engine, **options: Any) -> AsyncEngine:
+    """The asyncio twin of a sync engine (same database)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    return create_async_engine(url, **options)
 
 
 def make_database(name: str, engine: Engine, table: str, rows: int = ROWS) -> Database:
@@ -164,6 +182,19 @@ def spec() -> dict[str, Any]:
         "/items-keyset-mixed": _operation("items_keyset_mixed", CURSOR_PARAMS),
         "/items-keyset-query": _operation("items_keyset_query", CURSOR_PARAMS),
         "/items-keyset-rows": _operation("items_keyset_rows", CURSOR_PARAMS),
+        "/items-async": _operation("items_async", [*OFFSET_PARAMS, *FILTERS]),
+        "/items-total-async": _operation(
+            "items_total_async",
+            [
+                {"$ref": "#/components/parameters/offset"},
+                {"$ref": "#/components/parameters/limit500"},
+            ],
+            **{"x-chassis-pagination": {"total": True, "max_limit": 500, "default_limit": 50}},
+        ),
+        "/items-undeclared-async": _operation("items_undeclared_async", []),
+        "/items-keyset-async": _operation("items_keyset_async", [*CURSOR_PARAMS, *FILTERS]),
+        "/items-keyset-mixed-async": _operation("items_keyset_mixed_async", CURSOR_PARAMS),
+        "/items-keyset-rows-async": _operation("items_keyset_rows_async", CURSOR_PARAMS),
         "/items-csv": {
             "get": {
                 "operationId": "items_csv",
@@ -246,6 +277,43 @@ def handlers(db: Database) -> dict[str, Callable[..., Any]]:
         with db.engine.connect() as connection:
             statement = select(item.id, item.score)
             page = paginate(statement, connection, keyset=[item.score, item.id])
+            return [{"id": row.id, "score": row.score} for row in page]
+
+    # The same listings in async def handlers, on an AsyncSession / AsyncConnection.
+
+    async def items_async(category: list[str] | None = None, q: str | None = None, **_: Any) -> Any:
+        async with AsyncSession(db.async_engine) as session:
+            page = await paginate_async(filtered(category, q), session)
+            return [as_dict(row) for row in page]
+
+    async def items_total_async(**_: Any) -> Any:
+        async with AsyncSession(db.async_engine) as session:
+            return [as_dict(row) for row in await paginate_async(filtered(), session)]
+
+    async def items_undeclared_async() -> Any:
+        async with AsyncSession(db.async_engine) as session:
+            return [as_dict(row) for row in await paginate_async(filtered(), session)]
+
+    async def items_keyset_async(
+        category: list[str] | None = None, q: str | None = None, **_: Any
+    ) -> Any:
+        async with AsyncSession(db.async_engine) as session:
+            page = await paginate_async(
+                filtered(category, q), session, keyset=[item.score.desc(), item.id.desc()]
+            )
+            return [as_dict(row) for row in page]
+
+    async def items_keyset_mixed_async(**_: Any) -> Any:
+        async with AsyncSession(db.async_engine) as session:
+            page = await paginate_async(
+                select(item), session, keyset=[item.created, item.id.desc()]
+            )
+            return [as_dict(row) for row in page]
+
+    async def items_keyset_rows_async(**_: Any) -> Any:
+        async with db.async_engine.connect() as connection:
+            statement = select(item.id, item.score)
+            page = await paginate_async(statement, connection, keyset=[item.score, item.id])
             return [{"id": row.id, "score": row.score} for row in page]
 
     def items_csv(**_: Any) -> Any:
