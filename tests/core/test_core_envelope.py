@@ -68,3 +68,67 @@ def test_wrap_response_sees_body_status_and_operation(make_chassis_app, spec):
         ("core_handlers.create_note", 201, True, {"text": "a"}),
         ("core_handlers.csv", 200, False, "a,b\n1,2\n"),
     ]
+
+
+_VALIDATED_SPEC = """
+openapi: 3.0.3
+info: {title: validated, version: "1"}
+paths:
+  /items/{item_id}:
+    get:
+      operationId: core_handlers.get_item
+      parameters:
+        - {name: item_id, in: path, required: true, schema: {type: integer}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: %s
+  /wrong-shape:
+    get:
+      operationId: core_handlers.wrong_shape
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, required: [id], properties: {id: {type: integer}}}
+"""
+
+
+def test_response_validation_checks_the_data_inside_the_envelope(make_chassis_app, tmp_path):
+    spec = tmp_path / "validated.yaml"
+    spec.write_text(
+        _VALIDATED_SPEC % "{type: object, required: [id], properties: {id: {type: integer}}}"
+    )
+    app = make_chassis_app(
+        spec=spec,
+        settings={"envelope": {"enabled": True}},
+        api_options={"validate_responses": True},
+    )
+    with app.test_client() as client:
+        valid = client.get("/items/3")
+        invalid = client.get("/wrong-shape")
+    assert valid.status_code == 200
+    assert valid.json()["data"] == {"id": 3, "type": "int"}
+    assert invalid.status_code == 500  # {"id": "not-an-integer"} breaks the documented schema
+    assert invalid.headers["content-type"] == "application/problem+json"
+
+
+def test_response_validation_of_a_spec_that_documents_the_envelope(make_chassis_app, tmp_path):
+    spec = tmp_path / "enveloped.yaml"
+    enveloped = (
+        "{type: object, required: [meta, data], properties: "
+        "{meta: {type: object, required: [request_id]}, data: {type: object, required: [id]}}}"
+    )
+    spec.write_text(_VALIDATED_SPEC % enveloped)
+    app = make_chassis_app(
+        spec=spec,
+        settings={"envelope": {"enabled": True}},
+        api_options={"validate_responses": True, "validator_map": {}},
+    )
+    with app.test_client() as client:
+        response = client.get("/items/4")
+    assert response.status_code == 200
+    assert response.json()["data"] == {"id": 4, "type": "int"}

@@ -96,6 +96,9 @@ class App(FlaskApp):
         self.settings: Settings = loaded.settings
         if self.settings.envelope.enabled:
             self.plugin_manager.register(_envelope, name="envelope")
+            connexion_kwargs["validator_map"] = _envelope.validator_map(
+                connexion_kwargs.get("validator_map")
+            )
         if self.settings.health.database_url is not None:
             self.plugin_manager.register(
                 DatabaseCheck(self.settings.health.database_url.get_secret_value()),
@@ -264,6 +267,8 @@ class App(FlaskApp):
             if not isinstance(resolver, Resolver):
                 resolver = Resolver(resolver)
             kwargs["resolver"] = WrappingResolver(resolver, self._response_hook)
+        if "validator_map" in kwargs and self.settings.envelope.enabled:
+            kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
         return super().add_api(specification, **kwargs)
 
     @property
