@@ -8,6 +8,7 @@ from typing import Any
 
 import chassis
 import flask
+import werkzeug.exceptions
 
 logger = logging.getLogger("core_handlers")
 
@@ -56,6 +57,15 @@ def boom() -> None:
 
 def abort_teapot() -> None:
     flask.abort(418, "short and stout")
+
+
+def abort_kind(kind: str) -> None:
+    if kind == "method":
+        flask.abort(405, valid_methods=["GET", "PUT"])
+    if kind == "busy":
+        raise werkzeug.exceptions.TooManyRequests(retry_after=30)
+    if kind == "response":
+        flask.abort(flask.Response("go away", 401, {"WWW-Authenticate": 'Basic realm="x"'}))
 
 
 def csv() -> tuple[str, int, dict[str, str]]:

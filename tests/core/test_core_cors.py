@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import chassis
+
 ORIGIN = "https://app.example"
 
 
@@ -71,3 +73,32 @@ def test_plugins_add_headers_that_cors_exposes(make_chassis_app, spec):
         response = client.get("/items/1", headers={"Origin": ORIGIN})
     exposed = [h.strip() for h in response.headers["access-control-expose-headers"].split(",")]
     assert exposed == ["X-A", "X-Request-ID", "Link"]
+
+
+def test_a_500_from_a_broken_middleware_carries_cors_headers(make_chassis_app, spec):
+    from connexion.middleware import MiddlewarePosition
+
+    class Broken:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http":
+                raise RuntimeError("middleware bug")
+            await self.app(scope, receive, send)
+
+    class Plugin:
+        @chassis.hookimpl
+        def configure_app(self, app):
+            app.add_middleware(Broken, position=MiddlewarePosition.BEFORE_EXCEPTION)
+
+    settings = {"cors": {"enabled": True, "allow_origins": ["https://app.example"]}}
+    app = make_chassis_app(spec=spec, settings=settings, plugins=[Plugin()])
+    with app.test_client(raise_server_exceptions=False) as client:
+        response = client.get(
+            "/items/1", headers={"Origin": "https://app.example", "X-Request-ID": "cors-500"}
+        )
+    assert response.status_code == 500
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    assert response.headers["x-request-id"] == "cors-500"
+    assert response.headers["content-type"] == "application/problem+json"

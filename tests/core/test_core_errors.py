@@ -53,6 +53,29 @@ def test_flask_abort_keeps_its_status_and_detail(make_chassis_app, spec):
     assert response.json()["detail"] == "short and stout"
 
 
+def test_flask_abort_keeps_the_headers_of_its_exception(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    with app.test_client() as client:
+        method = client.get("/abort/method", headers={"X-Request-ID": "abort-1"})
+        busy = client.get("/abort/busy")
+    assert method.status_code == 405
+    assert method.headers["allow"] == "GET, PUT"
+    assert method.headers["content-type"] == "application/problem+json"
+    assert method.json()["request_id"] == "abort-1"
+    assert busy.status_code == 429
+    assert busy.headers["retry-after"] == "30"
+
+
+def test_flask_abort_with_a_response_sends_that_response(make_chassis_app, spec):
+    app = make_chassis_app(spec=spec)
+    with app.test_client() as client:
+        response = client.get("/abort/response", headers={"X-Request-ID": "abort-2"})
+    assert response.status_code == 401
+    assert response.text == "go away"
+    assert response.headers["www-authenticate"] == 'Basic realm="x"'
+    assert response.headers["x-request-id"] == "abort-2"
+
+
 def test_missing_credentials_are_a_401_problem(make_chassis_app, spec):
     app = make_chassis_app(spec=spec)
     with app.test_client() as client:

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pluggy
+import werkzeug.exceptions
 from connexion import FlaskApp
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
@@ -18,9 +19,10 @@ from pydantic import ImportString, TypeAdapter, ValidationError
 
 from . import _envelope
 from ._database import DatabaseCheck
-from ._errors import register_kernel_handlers
+from ._errors import from_flask_abort, register_kernel_handlers
 from ._fast_operation import ChassisFlaskASGIApp
 from ._health import HealthChecks, HealthMiddleware
+from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
@@ -221,6 +223,8 @@ class App(FlaskApp):
                 expose_headers=self.cors_expose_headers,
                 max_age=cors.max_age,
             )
+        # Inside CORS: a 500 for an exception that escaped the handlers carries CORS headers.
+        self.add_middleware(LastResortMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
         self.add_middleware(
             RequestLimitsMiddleware,
             position=MiddlewarePosition.BEFORE_SWAGGER,
@@ -252,6 +256,10 @@ class App(FlaskApp):
             __version__,
             ", ".join(active) or "none",
         )
+
+    def _http_exception(self, exc: werkzeug.exceptions.HTTPException) -> Any:
+        # Connexion registers this method as the Flask app's handler of Werkzeug's errors.
+        return from_flask_abort(exc)
 
     # -- public API ---------------------------------------------------------------------
 

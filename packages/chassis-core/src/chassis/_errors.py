@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import werkzeug.exceptions
 from connexion.exceptions import ProblemException
 from connexion.http_facts import HTTP_STATUS_CODES
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -54,6 +55,19 @@ def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionRespo
     _log_http(request, status, exc.detail)
     detail = exc.detail if status < 500 and exc.detail != _title(status) else None
     return problem_response(status, _title(status), detail, headers=exc.headers)
+
+
+def from_flask_abort(exc: werkzeug.exceptions.HTTPException) -> Any:
+    """Flask's ``abort(...)`` and Werkzeug's HTTP errors raised in a view, for the handlers above.
+
+    Replaces Connexion's converter, which keeps only status and description: the headers the
+    exception carries (``Allow``, ``Retry-After``, ``WWW-Authenticate``) go out too, and
+    ``abort(response)`` sends that response as it is.
+    """
+    if exc.response is not None:
+        return exc.response
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    raise HTTPException(exc.code or 500, detail=exc.description, headers=headers)
 
 
 def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -1,8 +1,7 @@
-"""The outermost middleware: request id in and out, the request context, a last-resort 500."""
+"""The outermost middleware: request id in and out, the request context."""
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -11,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._context import RequestContext, reset_context, set_context
-from ._problem import problem_body
+from ._last_resort import guarded
 
 if TYPE_CHECKING:
     from ._app import App
-
-logger = logging.getLogger("chassis.errors")
 
 # At most 128 visible ASCII characters: enough for any id format, too little to abuse logs.
 _VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
@@ -30,8 +27,8 @@ class RequestContextMiddleware:
     """Reads or makes the request id, sets :data:`chassis.current_context`, echoes the id.
 
     Placed before Connexion's ExceptionMiddleware, so every response carries the id: the
-    400/401/404/405 of Connexion's middleware and 500s included. An exception that escapes
-    the inner stack (a broken middleware) is logged and answered with a problem+json 500.
+    400/401/404/405 of Connexion's middleware and 500s included (an exception that escapes
+    everything inside is answered with a problem+json 500 here too).
     """
 
     def __init__(
@@ -61,34 +58,16 @@ class RequestContextMiddleware:
             context.custom = self.context_factory()
         token = set_context(context)
         id_header = (self.header, request_id.encode("ascii"))
-        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 headers = [h for h in message.get("headers", ()) if h[0].lower() != self.header]
                 headers.append(id_header)
                 message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            logger.exception("unhandled error outside the application's error handlers")
-            if not started:
-                body = problem_body(500, "Internal Server Error", None)
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+            await guarded(self.app, scope, receive, send_with_id)
         finally:
             reset_context(token)
 
