@@ -36,6 +36,7 @@ def layered(make_chassis_app, tmp_path, monkeypatch):
         "CHASSIS_SERVICE_VERSION=dotenv\nCHASSIS_LOG_LEVEL=WARNING\nUNRELATED=1\n"
     )
     monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+    monkeypatch.delenv("CHASSIS_ENV_FILE")  # the default: .env in the working directory
     monkeypatch.setenv("CHASSIS_LOG_LEVEL", "DEBUG")
     return make_chassis_app
 
@@ -145,6 +146,45 @@ def test_secrets_are_masked(make_chassis_app):
 def test_settings_object_is_accepted_as_keywords(make_chassis_app):
     app = make_chassis_app(settings=chassis.Settings(service_name="typed", plugins=[]))
     assert app.settings.service_name == "typed"
+
+
+def test_settings_object_with_plugin_sections_in_the_config_file(
+    make_chassis_app, monkeypatch, tmp_path
+):
+    config = tmp_path / "chassis.toml"
+    config.write_text("[health]\ntimeout = 1.5\n[audit]\nlevel = 3\n")
+    monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+
+    settings = chassis.Settings(service_name="typed")  # a kernel-only view of the sources
+    app = make_chassis_app(settings=settings, plugins={"audit": Audit()})
+
+    assert (app.settings.service_name, app.settings.health.timeout) == ("typed", 1.5)
+    assert app.settings.audit.level == 3
+
+
+def test_a_config_file_that_is_not_toml_names_the_variable(make_chassis_app, monkeypatch, tmp_path):
+    config = tmp_path / "broken.toml"
+    config.write_text("[health\ntimeout = 1\n")
+    monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"CHASSIS_CONFIG='.*broken.toml': .*line 1"):
+        make_chassis_app()
+
+
+def test_env_file_names_another_dotenv_file_and_empty_reads_none(
+    make_chassis_app, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CHASSIS_SERVICE_NAME=from-dotenv\n")
+    (tmp_path / "prod.env").write_text("CHASSIS_SERVICE_NAME=from-prod-env\n")
+
+    assert make_chassis_app().settings.service_name == "chassis-service"  # the kit reads none
+    monkeypatch.setenv("CHASSIS_ENV_FILE", "prod.env")
+    assert make_chassis_app().settings.service_name == "from-prod-env"
+    monkeypatch.delenv("CHASSIS_ENV_FILE")
+    assert make_chassis_app().settings.service_name == "from-dotenv"
+    monkeypatch.setenv("CHASSIS_ENV_FILE", "missing.env")
+    with pytest.raises(SettingsError, match=r"CHASSIS_ENV_FILE='missing.env': no such file"):
+        make_chassis_app()
 
 
 def test_connexion_plus_keywords_map_onto_settings(make_chassis_app, spec):

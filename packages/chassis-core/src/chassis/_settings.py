@@ -1,7 +1,8 @@
 """Settings: pydantic-settings models for the kernel, and the loader that adds plugin sections.
 
-Sources, highest first: keyword arguments -> environment -> ``.env`` -> the TOML file named
-by ``CHASSIS_CONFIG`` -> defaults. Prefix ``CHASSIS_``, nested delimiter ``__``.
+Sources, highest first: keyword arguments -> environment -> ``.env`` (or the file named by
+``CHASSIS_ENV_FILE``) -> the TOML file named by ``CHASSIS_CONFIG`` -> defaults. Prefix
+``CHASSIS_``, nested delimiter ``__``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -32,6 +34,7 @@ from pydantic_settings import (
 ENV_PREFIX = "CHASSIS_"
 NESTED_DELIMITER = "__"
 CONFIG_FILE_VARIABLE = "CHASSIS_CONFIG"
+ENV_FILE_VARIABLE = "CHASSIS_ENV_FILE"
 
 # First-party plugins, so that settings for a missing one come with the right ``pip install``.
 FIRST_PARTY_PLUGINS = {
@@ -124,9 +127,7 @@ class _ChassisSources(BaseSettings):
     """Where settings come from, highest first: keywords, environment, ``.env``, then the TOML
     file named by ``CHASSIS_CONFIG``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, env_file=".env"
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER)
 
     @classmethod
     def settings_customise_sources(
@@ -137,11 +138,25 @@ class _ChassisSources(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        chosen = (init_settings, env_settings, _KnownKeysOnly(dotenv_settings))
+        chosen: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        env_file = _env_file()
+        if env_file is not None:
+            dotenv = DotEnvSettingsSource(settings_cls, env_file=env_file)
+            chosen = (*chosen, _KnownKeysOnly(dotenv))
         config_file = _config_file()
         if config_file is None:
             return chosen
-        return (*chosen, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        try:
+            toml: PydanticBaseSettingsSource = TomlConfigSettingsSource(
+                settings_cls, toml_file=config_file
+            )
+        except ValueError as error:  # tomllib's (or tomli's) TOMLDecodeError
+            raise SettingsError(f"{CONFIG_FILE_VARIABLE}={str(config_file)!r}: {error}") from None
+        if settings_cls is Settings:
+            # A Settings object built by hand has no plugin sections: it leaves those of the
+            # file to the App, which validates them with each plugin's model.
+            toml = _KnownKeysOnly(toml)
+        return (*chosen, toml)
 
 
 class Settings(_ChassisSources):
@@ -184,10 +199,11 @@ class Settings(_ChassisSources):
 
 
 class _KnownKeysOnly(PydanticBaseSettingsSource):
-    """A ``.env`` file is often shared with other tools: its unrelated variables are not ours.
+    """Only the keys the model knows, from a source that may hold others.
 
+    A ``.env`` file is often shared with other tools: its unrelated variables are not ours
     (pydantic-settings reports them as extra keys; unknown ``CHASSIS_*`` ones are still
-    reported, by the check of unknown variables.)
+    reported, by the check of unknown variables).
     """
 
     def __init__(self, inner: PydanticBaseSettingsSource) -> None:
@@ -222,12 +238,24 @@ _S = TypeVar("_S", bound=BaseSettings)
 
 
 def _config_file() -> Path | None:
-    name = os.environ.get(CONFIG_FILE_VARIABLE)
+    return _named_file(CONFIG_FILE_VARIABLE, None)
+
+
+def _env_file() -> Path | None:
+    """``.env`` in the working directory if there is one, or the file ``CHASSIS_ENV_FILE``
+    names; ``CHASSIS_ENV_FILE=""``: none (the testing kit's isolated apps)."""
+    return _named_file(ENV_FILE_VARIABLE, ".env")
+
+
+def _named_file(variable: str, default: str | None) -> Path | None:
+    name = os.environ.get(variable)
+    if name is None:
+        return Path(default) if default and Path(default).is_file() else None
     if not name:
         return None
     path = Path(name)
     if not path.is_file():
-        raise SettingsError(f"{CONFIG_FILE_VARIABLE}={name!r}: no such file")
+        raise SettingsError(f"{variable}={name!r}: no such file")
     return path
 
 
@@ -275,14 +303,14 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
 def _check_unknown_variables(known: set[str]) -> None:
     """pydantic-settings ignores unknown environment variables; a typo should not pass silently."""
     names: set[str] = {name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
-    env_file = Path(".env")
-    if env_file.is_file():
+    env_file = _env_file()
+    if env_file is not None:
         from dotenv import dotenv_values
 
         names |= {k for k in dotenv_values(env_file) if k.upper().startswith(ENV_PREFIX)}
     unknown = []
     for name in sorted(names):
-        if name.upper() == CONFIG_FILE_VARIABLE:
+        if name.upper() in (CONFIG_FILE_VARIABLE, ENV_FILE_VARIABLE):
             continue
         top = name[len(ENV_PREFIX) :].split(NESTED_DELIMITER, 1)[0].lower()
         if top not in known:

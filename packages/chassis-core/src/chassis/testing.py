@@ -52,10 +52,16 @@ def chassis_spec() -> str | Path | dict[str, Any] | None:
 
 @pytest.fixture
 def make_chassis_app(monkeypatch: pytest.MonkeyPatch) -> AppFactory:
-    """A factory of isolated apps: explicit plugins and settings only."""
+    """A factory of isolated apps: explicit plugins and settings only.
+
+    ``CHASSIS_*`` variables are cleared and no ``.env`` file is read (``CHASSIS_ENV_FILE=""``),
+    so a developer's environment cannot change a test's outcome; a test may still set
+    variables, or ``CHASSIS_ENV_FILE``/``CHASSIS_CONFIG``, itself.
+    """
     for name in list(os.environ):
         if name.upper().startswith("CHASSIS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CHASSIS_ENV_FILE", "")
 
     def factory(
         import_name: str = "chassis_test_app",
