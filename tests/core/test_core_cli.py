@@ -157,3 +157,60 @@ def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path, capsys):
     assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 0
     assert main(["new-plugin", "ok", "--directory", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_settings_of_an_app_include_the_plugins_it_passes_itself(
+    clean_env, monkeypatch, tmp_path, capsys
+):
+    (tmp_path / "settings_service.py").write_text(
+        "import chassis, pydantic\n"
+        "class AuditSettings(chassis.PluginSettings):\n"
+        "    level: int = 1\n"
+        "class Audit:\n"
+        "    @chassis.hookimpl\n"
+        "    def settings_model(self):\n"
+        "        return AuditSettings\n"
+        "def create_app():\n"
+        "    return chassis.App(__name__, plugins={'audit': Audit()})\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHASSIS_PLUGINS", "")
+    monkeypatch.setenv("CHASSIS_AUDIT__LEVEL", "3")
+
+    assert main(["settings"]) == 2  # the command alone does not know the app's own plugin
+    assert "name the app, chassis settings module:app" in capsys.readouterr().err
+    assert main(["settings", "settings_service:create_app", "--factory"]) == 0
+    assert "CHASSIS_AUDIT__LEVEL = 3" in capsys.readouterr().out
+    assert main(["settings", "settings_service:create_app", "--factory", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["audit"]["level"] == 3  # no log line mixed in
+    assert main(["settings", "settings_service:create_app"]) == 2
+    assert "is not a chassis.App (a factory? add --factory)" in capsys.readouterr().err
+
+
+def test_run_takes_its_grace_period_from_the_settings(clean_env, monkeypatch, tmp_path):
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    config = tmp_path / "chassis.toml"
+    config.write_text("[shutdown]\ngrace_seconds = 4.5\n")
+    monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+
+    assert main(["run", "anything:app"]) == 0
+    assert seen["timeout_graceful_shutdown"] == 5  # whole seconds, rounded up
+    assert main(["run", "anything:app", "--graceful-timeout", "0.5"]) == 0
+    assert seen["timeout_graceful_shutdown"] == 1
+
+    monkeypatch.setenv("CHASSIS_SHUTDOWN__GRACE_SECONDS", "soon")
+    assert main(["plugins"]) == 0  # other commands do not read it
+    assert main(["run", "anything:app"]) == 2  # a clear settings error, not a traceback
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("cors", "is a core setting"), ("import", "is a Python keyword"), ("9lives", "not a valid")],
+)
+def test_new_plugin_refuses_names_that_cannot_work(tmp_path, capsys, name, message):
+    assert main(["new-plugin", name, "--directory", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

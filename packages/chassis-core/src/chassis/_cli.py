@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
-import os
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ._plugins import PluginError, PluginInfo
-from ._settings import SettingsError
+from ._settings import SettingsError, kernel_settings
 
 
 def _plugins_report() -> tuple[list[PluginInfo], str | None]:
@@ -61,9 +63,18 @@ def _info_dict(info: PluginInfo) -> dict[str, Any]:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    from ._loader import load_plugins
+    if args.app:
+        settings = _load_app(args.app, factory=args.factory).settings
+    else:
+        from ._loader import load_plugins
 
-    settings = load_plugins({}).settings
+        try:
+            settings = load_plugins({}).settings
+        except SettingsError as error:
+            raise SettingsError(
+                f"{error}\n  (plugins that a service passes to App(plugins=...) are known only "
+                "to it: name the app, chassis settings module:app)"
+            ) from None
     if args.schema:
         print(json.dumps(type(settings).model_json_schema(), indent=2))
     elif args.json:
@@ -72,6 +83,26 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for key, value in _flatten(settings.model_dump(mode="json")):
             print(f"{key} = {json.dumps(value)}")
     return 0
+
+
+def _load_app(target: str, *, factory: bool) -> Any:
+    """The :class:`chassis.App` that ``module:attribute`` names (or that it returns)."""
+    from ._app import App
+
+    module_name, _, attribute = target.partition(":")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            found = getattr(importlib.import_module(module_name), attribute or "app")
+    except (ImportError, AttributeError) as error:
+        raise SettingsError(f"cannot import the app {target!r}: {error}") from None
+    # Building the app configures logging to stdout: keep stdout for the report (--json).
+    with contextlib.redirect_stdout(sys.stderr):
+        app = found() if factory else found
+    if not isinstance(app, App):
+        hint = " (a factory? add --factory)" if callable(app) and not factory else ""
+        raise SettingsError(f"{target!r} is not a chassis.App{hint}")
+    return app
 
 
 def _flatten(data: dict[str, Any], prefix: str = "CHASSIS_") -> list[tuple[str, Any]]:
@@ -89,6 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     sys.path.insert(0, str(Path.cwd()))
+    graceful_timeout = args.graceful_timeout
+    if graceful_timeout is None:  # the service's own setting (environment, .env, TOML)
+        graceful_timeout = kernel_settings().shutdown.grace_seconds
     extra: dict[str, Any] = {}
     if args.header_timeout > 0:
         try:
@@ -106,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         factory=args.factory,
         reload=args.reload,
         proxy_headers=True,
-        timeout_graceful_shutdown=int(args.graceful_timeout),
+        # uvicorn takes whole seconds: round up, never down to "cancel at once".
+        timeout_graceful_shutdown=math.ceil(graceful_timeout),
     )
     return 0
 
@@ -132,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(func=cmd_plugins)
 
     settings = commands.add_parser("settings", help="effective settings (secrets masked)")
+    settings.add_argument(
+        "app",
+        nargs="?",
+        help="'module:attribute' of the service's App, to include the plugins it passes itself",
+    )
+    settings.add_argument("--factory", action="store_true", help="APP is a function")
     form = settings.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true")
     form.add_argument("--schema", action="store_true", help="the JSON schema of every setting")
@@ -147,9 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--graceful-timeout",
         type=float,
-        default=float(os.environ.get("CHASSIS_SHUTDOWN__GRACE_SECONDS", "30")),
+        default=None,
         metavar="SECONDS",
-        help="seconds in-flight requests get after SIGTERM (and the drain delay)",
+        help="seconds in-flight requests get after SIGTERM and the drain delay "
+        "(default: CHASSIS_SHUTDOWN__GRACE_SECONDS, 30)",
     )
     run.add_argument(
         "--header-timeout",

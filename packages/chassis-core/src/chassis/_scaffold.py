@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 from pathlib import Path
 
 from ._app import __version__
+from ._settings import Settings
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -126,6 +128,12 @@ def write_plugin(name: str, directory: Path) -> Path:
         raise ValueError(
             f"{name!r} is not a valid plugin name: use lower case letters, digits and "
             "underscores, starting with a letter"
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise ValueError(f"{name!r} is a Python keyword: settings.{name} could not be written")
+    if name in Settings.model_fields:
+        raise ValueError(
+            f"{name!r} is a core setting (CHASSIS_{name.upper()}): choose another name"
         )
     title = "".join(part.capitalize() for part in name.split("_"))
     values = {

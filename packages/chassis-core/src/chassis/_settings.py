@@ -363,6 +363,11 @@ def build_settings(
     return _validate(model, overrides)
 
 
+def kernel_settings() -> Settings:
+    """The kernel's own settings from the environment, ``.env`` and TOML (no plugin sections)."""
+    return _validate(Settings, {})
+
+
 def _validate(model: type[_S], overrides: Mapping[str, Any]) -> _S:
     try:
         return model(**dict(overrides))
