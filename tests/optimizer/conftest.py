@@ -18,6 +18,11 @@ from optimizer_support import REDIS_HOST, REDIS_PORT, SPEC, AppMaker
 @pytest.fixture(autouse=True)
 def _reset_calls() -> None:
     optimizer_views.calls.clear()
+    optimizer_views.gates.clear()
+    optimizer_views.RECORDS.clear()
+    optimizer_views.RECORDS.update(
+        {number: {"id": number, "name": f"record {number}"} for number in (1, 2, 3)}
+    )
 
 
 @pytest.fixture

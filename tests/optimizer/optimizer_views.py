@@ -242,3 +242,108 @@ def slow_items() -> list[dict[str, Any]]:
     calls["slow_items"] += 1
     time.sleep(0.3)
     return ITEMS[:10]
+
+
+# -- records: a tiny resource that changes, for invalidation and coalescing --------------
+
+RECORDS: dict[int, dict[str, Any]] = {}
+"""The "database" of the record views (shared by every App of the process, as workers share
+one); reset before each test."""
+
+
+class Gate:
+    """Holds the first call of a view until the test lets it go: ``entered`` is set once the
+    view has read its data, ``release`` lets it return."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.used = False
+
+    def hold(self) -> None:
+        if self.used:
+            return
+        self.used = True
+        self.entered.set()
+        if not self.release.wait(10):
+            raise RuntimeError("the test never released the gate")
+
+
+gates: dict[str, Gate] = {}
+"""``gates[view name]``: the first call of that view waits at its gate."""
+
+
+def _gate(name: str) -> None:
+    gate = gates.get(name)
+    if gate is not None:
+        gate.hold()
+
+
+def list_records(page: int = 1) -> list[dict[str, Any]]:
+    calls["list_records"] += 1
+    return [RECORDS[number] for number in sorted(RECORDS)]
+
+
+def get_record(record_id: int, fields: str | None = None) -> Any:
+    calls["get_record"] += 1
+    record = RECORDS.get(record_id)
+    if record is None:
+        return {"title": "Not Found", "status": 404}, 404
+    found = dict(record)
+    _gate("get_record")
+    if fields:
+        found = {key: value for key, value in found.items() if key in fields.split(",")}
+    return found
+
+
+def record_notes(record_id: int) -> Any:
+    calls["record_notes"] += 1
+    record = RECORDS.get(record_id)
+    return {"record": record_id, "notes": record.get("notes", []) if record else []}
+
+
+def create_record(body: dict[str, Any]) -> Any:
+    number = max(RECORDS, default=0) + 1
+    RECORDS[number] = {"id": number, **body}
+    return RECORDS[number], 201
+
+
+def put_record(record_id: int, body: dict[str, Any], invalidate: str = "none") -> Any:
+    import chassis_optimizer
+
+    if record_id not in RECORDS:
+        return {"title": "Not Found", "status": 404}, 404
+    RECORDS[record_id] = {"id": record_id, **body}
+    path = flask.request.path
+    if invalidate == "path":
+        chassis_optimizer.invalidate(flask.current_app, path=path)
+    elif invalidate == "collection":
+        chassis_optimizer.invalidate(flask.current_app, path=path, prefix="/records")
+    return RECORDS[record_id]
+
+
+def delete_record(record_id: int) -> Any:
+    RECORDS.pop(record_id, None)
+    return None, 204
+
+
+def slow_record(record_id: int) -> Any:
+    """A slow, counted view: the leader of a burst of misses."""
+    import time
+
+    calls["slow_record"] += 1
+    _gate("slow_record")
+    time.sleep(0.2)
+    return {"id": record_id, "calls": 1, "data": ITEMS[:10]}
+
+
+def flaky_record(record_id: int) -> Any:
+    """Raises on its first call (held at its gate until the test lets it go)."""
+    calls["flaky_record"] += 1
+    first = calls["flaky_record"] == 1
+    _gate("flaky_record")
+    if first:
+        raise RuntimeError("the leader fails")
+    return {"id": record_id, "data": ITEMS[:10]}

@@ -8,7 +8,8 @@ for chassis services (plugin ``optimizer``).
 * GET/HEAD 200 responses get a strong ``ETag``; ``If-None-Match`` is answered with 304.
 * Routes that opt in (``@set_cache_timeout``, ``x-chassis-cache`` in the spec, or the
   ``cache`` setting) get ``Cache-Control`` and a server-side cache (in memory, or Redis shared
-  by every worker and replica): a hit never runs the view.
+  by every worker and replica): a hit never runs the view. Concurrent misses of one entry
+  run the view once; :func:`invalidate` drops entries after a write.
 
 Per-route switches: :func:`do_not_minify`, :func:`do_not_compress`, :func:`do_not_cache`,
 :func:`do_minify`, :func:`do_compress`, :func:`set_cache_timeout`, :func:`optimize`, and
@@ -32,6 +33,7 @@ from ._decorators import (
     optimize,
     set_cache_timeout,
 )
+from ._invalidate import ainvalidate, find_optimizer, invalidate
 from ._settings import OptimizerSettings
 
 if TYPE_CHECKING:
@@ -40,12 +42,14 @@ if TYPE_CHECKING:
 __all__ = [
     "FlaskOptimize",
     "OptimizerSettings",
+    "ainvalidate",
     "do_compress",
     "do_minify",
     "do_not_cache",
     "do_not_compress",
     "do_not_minify",
     "get_optimizer",
+    "invalidate",
     "optimize",
     "set_cache_timeout",
 ]
@@ -58,15 +62,9 @@ HEALTH_CHECK = "response_cache"
 
 
 def get_optimizer(app: Any) -> Optimizer | None:
-    """The optimizer of ``app`` (its cache backend, settings, metrics), or ``None`` when the
-    plugin is not active for it."""
-    extras = getattr(app, "extras", None)
-    if not isinstance(extras, dict):
-        return None
-    from ._state import STATE_KEY
-
-    found: Optimizer | None = extras.get(STATE_KEY)
-    return found
+    """The optimizer of ``app`` (a :class:`chassis.App` or its Flask application): its cache
+    backend, settings, metrics; ``None`` when the plugin is not active for it."""
+    return find_optimizer(app)
 
 
 def _own_settings(app: chassis.App) -> OptimizerSettings:
@@ -129,6 +127,7 @@ def configure_app(app: chassis.App) -> None:
     _check_cache_url(settings)
     optimizer = Optimizer(app, settings)
     app.extras[STATE_KEY] = optimizer
+    app.app.extensions[STATE_KEY] = optimizer  # flask.current_app in views finds it
 
     if settings.fast_json:
         from ._json import OrjsonJsonifier, OrjsonProvider

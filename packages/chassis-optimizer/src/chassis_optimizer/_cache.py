@@ -9,15 +9,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
 from ._http import Headers
+from ._paths import covers
 
 # Headers never stored: per-hop, per-response, or recomputed when an entry is served.
 UNSTORED_HEADERS = frozenset(
@@ -138,14 +139,47 @@ def cache_key(
     return prefix + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where one request's entry lives, as its backend resolved it at lookup."""
+
+    base: str
+    """The request's key (:func:`cache_key`)."""
+    path: str
+    """The request's path, percent-decoded: what invalidation matches."""
+    suffix: str = ""
+    """Redis: the path's invalidation generations, folded into the key."""
+    fence: int = 0
+    """Memory: the invalidation count when the request looked up (see ``MemoryCache``)."""
+
+    @property
+    def key(self) -> str:
+        return self.base + self.suffix
+
+    def rekey(self, base: str) -> Slot:
+        """The same slot for another key of the same path (a ``Vary`` learnt meanwhile)."""
+        return replace(self, base=base)
+
+
 class Backend(Protocol):
     """Where entries live."""
 
     name: str
 
-    async def get(self, key: str) -> Entry | None: ...
+    async def lookup(self, base: str, path: str) -> tuple[Slot, Entry | None]:
+        """The slot of a request (key ``base``, path ``path``) and the entry in it, if any."""
 
-    async def set(self, key: str, entry: Entry) -> None: ...
+    async def store(self, slot: Slot, entry: Entry) -> None:
+        """Keep ``entry`` in ``slot``, unless an invalidation of its path came after its
+        lookup (the entry may hold what was there before a write)."""
+
+    def current(self, slot: Slot) -> bool:
+        """Whether no invalidation of ``slot``'s path came after its lookup."""
+
+    async def invalidate(self, paths: list[str], prefixes: list[str], keep: float) -> bool:
+        """Drop the entries of ``paths`` (every query, host, credential of each) and of every
+        path under ``prefixes`` (as :func:`prefix_of` gives them). ``keep``: seconds an entry
+        may live, at most. ``False`` when the backend failed (logged)."""
 
     async def health(self) -> dict[str, Any]: ...
 
@@ -157,7 +191,13 @@ class Backend(Protocol):
 
 
 class MemoryCache:
-    """An LRU bounded in entries and bytes, for one process. Used from the event loop only."""
+    """An LRU bounded in entries and bytes, for one process. Used from the event loop only.
+
+    Invalidation removes entries by path (an index of each path's keys). A request that was
+    running its view meanwhile must not store what it read before the write: each
+    invalidation is numbered and logged (the last ``log_size``), a slot remembers the number
+    it saw, and a store checks that no later invalidation covers its path.
+    """
 
     name = "memory"
 
@@ -167,16 +207,25 @@ class MemoryCache:
         max_bytes: int,
         on_evict: Callable[[int], None] | None = None,
         clock: Callable[[], float] = time.time,
+        log_size: int = 1024,
     ) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.on_evict = on_evict
         self.clock = clock
         self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._path_of: dict[str, str] = {}
+        self._keys_of: dict[str, set[str]] = {}
         self.bytes = 0
+        self.invalidations = 0
+        self._log: deque[tuple[int, bool, str]] = deque(maxlen=log_size)
+        """(number, is a prefix, path) of the latest invalidations."""
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    async def lookup(self, base: str, path: str) -> tuple[Slot, Entry | None]:
+        return Slot(base, path, fence=self.invalidations), await self.get(base)
 
     async def get(self, key: str) -> Entry | None:
         entry = self._entries.get(key)
@@ -188,13 +237,30 @@ class MemoryCache:
         self._entries.move_to_end(key)
         return entry
 
-    async def set(self, key: str, entry: Entry) -> None:
+    async def store(self, slot: Slot, entry: Entry) -> None:
+        if self.current(slot):
+            await self.set(slot.key, entry, slot.path)
+
+    def current(self, slot: Slot) -> bool:
+        if slot.fence == self.invalidations:
+            return True
+        log = self._log
+        if not log or log[0][0] > slot.fence + 1:  # the log no longer goes back that far
+            return False
+        return not any(
+            number > slot.fence and (covers(path, slot.path) if prefix else path == slot.path)
+            for number, prefix, path in log
+        )
+
+    async def set(self, key: str, entry: Entry, path: str = "") -> None:
         size = entry.size
         if size > self.max_bytes:
             return
         if key in self._entries:
             self._remove(key)
         self._entries[key] = entry
+        self._path_of[key] = path
+        self._keys_of.setdefault(path, set()).add(key)
         self.bytes += size
         evicted = 0
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
@@ -208,6 +274,25 @@ class MemoryCache:
     def _remove(self, key: str) -> None:
         entry = self._entries.pop(key)
         self.bytes -= entry.size
+        path = self._path_of.pop(key)
+        keys = self._keys_of[path]
+        keys.discard(key)
+        if not keys:
+            del self._keys_of[path]
+
+    async def invalidate(self, paths: list[str], prefixes: list[str], keep: float) -> bool:
+        for path in paths:
+            self.invalidations += 1
+            self._log.append((self.invalidations, False, path))
+            for key in list(self._keys_of.get(path, ())):
+                self._remove(key)
+        for prefix in prefixes:
+            self.invalidations += 1
+            self._log.append((self.invalidations, True, prefix))
+            for path in [path for path in self._keys_of if covers(prefix, path)]:
+                for key in list(self._keys_of[path]):
+                    self._remove(key)
+        return True
 
     async def health(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ class OptimizerMetrics:
         self.active = False
         self._hits: Any = None
         self._misses: Any = None
+        self._coalesced: Any = None
         self._evictions: Any = None
         self._errors: Any = None
         self._compressed: Any = None
@@ -48,6 +49,13 @@ class OptimizerMetrics:
         self._misses = Counter(
             "chassis_optimizer_cache_misses",
             "Requests to cached routes that ran the view, by route template.",
+            ("route",),
+            registry=registry,
+        )
+        self._coalesced = Counter(
+            "chassis_optimizer_cache_coalesced",
+            "Misses answered with the entry a concurrent request filled (also counted as "
+            "hits), by route template.",
             ("route",),
             registry=registry,
         )
@@ -82,6 +90,10 @@ class OptimizerMetrics:
     def miss(self, route: str) -> None:
         if self.active:
             self._child(self._misses, "miss", route).inc()
+
+    def coalesced(self, route: str) -> None:
+        if self.active:
+            self._child(self._coalesced, "coalesced", route).inc()
 
     def evicted(self, count: int) -> None:
         if self.active:

@@ -3,18 +3,52 @@
 Redis being down or lost never fails a request: a failed call is a miss (or a dropped
 write), the cache is then bypassed for ``cache_retry_interval`` seconds, and a warning is
 logged at most once per ``cache_warn_interval``. Readiness reports the cache degraded.
+
+Invalidation never looks for keys (no ``KEYS``, no ``SCAN``). Each path has a generation,
+and so has each prefix (``/``, ``/premises``, ``/premises/7``...): a random token under
+``<prefix>inv:path:<hash>`` / ``<prefix>inv:tree:<hash>``, absent until the first
+invalidation. A lookup reads the generations of the request's path and of its ancestors
+and the entry under its key with them folded in, in one script (one round trip); an
+invalidation writes a new token (one ``SET`` per path or prefix), so every worker's next
+lookup misses, atomically. Entries of an old generation are never read again and expire;
+a generation outlives them (``keep``), so its expiry cannot bring one back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._cache import Entry
+from ._cache import Entry, Slot
+from ._paths import ancestors
+
+# KEYS[1]: the entry's key without generations; KEYS[2..]: the generations of its path.
+# Returns the generations' suffix of the key, and the entry stored under the whole key.
+LOOKUP = """
+local generations = redis.call('MGET', unpack(KEYS, 2))
+local parts = {}
+for index = 1, #generations do
+  if generations[index] then parts[#parts + 1] = index .. '=' .. generations[index] end
+end
+local suffix = ''
+if #parts > 0 then suffix = '.' .. redis.sha1hex(table.concat(parts, ' ')) end
+return {suffix, redis.call('GET', KEYS[1] .. suffix)}
+"""
+
+# Deletes the fill lock KEYS[1] if it is still ARGV[1]'s (not a later filler's).
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 logger = logging.getLogger("chassis.optimizer")
 
@@ -32,6 +66,28 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
+def _digest(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def path_generation(prefix: str, path: str) -> str:
+    return f"{prefix}inv:path:{_digest(path)}"
+
+
+def tree_generation(prefix: str, tree: str) -> str:
+    return f"{prefix}inv:tree:{_digest(tree)}"
+
+
+@lru_cache(maxsize=4096)
+def generation_keys(prefix: str, path: str) -> tuple[str, ...]:
+    """The keys of every generation a request to ``path`` depends on."""
+    return (
+        path_generation(prefix, path),
+        *(tree_generation(prefix, tree) for tree in ancestors(path)),
+    )
+
+
 class RedisCache:
     """Entries in Redis, expiring there (``SET ... PX``), shared by every process and replica."""
 
@@ -41,6 +97,7 @@ class RedisCache:
         self,
         url: str,
         *,
+        key_prefix: str,
         client_name: str,
         timeout: float,
         retry_interval: float,
@@ -50,6 +107,7 @@ class RedisCache:
         import redis.asyncio  # noqa: F401  (fail at start-up, not at the first request)
 
         self.url = url
+        self.key_prefix = key_prefix
         self.client_name = client_name
         self.timeout = timeout
         self.retry_interval = retry_interval
@@ -58,6 +116,8 @@ class RedisCache:
         self.reachable: bool | None = None
         self.last_error: str | None = None
         self._client: Any = None
+        self._lookup: Any = None
+        self._release: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._down_until = 0.0
         self._last_warning: float | None = None
@@ -67,19 +127,37 @@ class RedisCache:
         # `with`, a new worker) gets its own.
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            self._client = Redis.from_url(
-                self.url,
-                client_name=self.client_name,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
+            self._client = self._new_client()
+            self._lookup = self._client.register_script(LOOKUP)
+            self._release = self._client.register_script(RELEASE)
             self._loop = loop
         return self._client
+
+    def _new_client(self) -> Any:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return Redis.from_url(
+            self.url,
+            client_name=self.client_name,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """The client, or on another loop than the one that owns it (an invalidation from
+        outside the server), a client of this call's own."""
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            yield self._client
+            return
+        client = self._new_client()
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
     @property
     def bypassed(self) -> bool:
@@ -110,29 +188,92 @@ class RedisCache:
         self.reachable = True
         self._down_until = 0.0
 
-    async def get(self, key: str) -> Entry | None:
+    async def lookup(self, base: str, path: str) -> tuple[Slot, Entry | None]:
+        slot = Slot(base, path)
         if self.bypassed:
-            return None
+            return slot, None
         try:
-            data = await self._redis().get(key)
+            self._redis()
+            suffix, data = await self._lookup(keys=[base, *generation_keys(self.key_prefix, path)])
         except Exception as error:  # any failure of the cache is a miss, never a 500
             self._failed(error)
-            return None
+            return slot, None
         self._succeeded()
-        return Entry.from_bytes(data) if data else None
+        slot = Slot(base, path, suffix=suffix.decode("ascii"))
+        return slot, Entry.from_bytes(data) if data else None
 
-    async def set(self, key: str, entry: Entry) -> None:
+    async def store(self, slot: Slot, entry: Entry) -> None:
         if self.bypassed:
             return
         milliseconds = int((entry.expires_at - time.time()) * 1000)
         if milliseconds <= 0:
             return
         try:
-            await self._redis().set(key, entry.to_bytes(), px=milliseconds)
+            await self._redis().set(slot.key, entry.to_bytes(), px=milliseconds)
         except Exception as error:
             self._failed(error)
             return
         self._succeeded()
+
+    def current(self, slot: Slot) -> bool:
+        # An invalidation changes the key itself: a slot looked up before it is never read.
+        return True
+
+    async def invalidate(self, paths: list[str], prefixes: list[str], keep: float) -> bool:
+        """A new generation for each path and prefix, living ``keep`` seconds (longer than
+        any entry of the generation before it)."""
+        names = [path_generation(self.key_prefix, path) for path in paths]
+        names += [tree_generation(self.key_prefix, prefix) for prefix in prefixes]
+        milliseconds = max(1, int(keep * 1000))
+        try:
+            async with self._connection() as client, client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.set(name, uuid.uuid4().hex, px=milliseconds)
+                await pipe.execute()
+        except Exception as error:
+            self._failed(error)
+            return False
+        self._succeeded()
+        return True
+
+    # -- filling an entry once for every worker (see _flight) ------------------------------
+
+    async def claim(self, slot: Slot, token: str, seconds: float) -> bool | None:
+        """Take the lock on filling ``slot`` for ``seconds``: ``True`` when taken, ``False``
+        when another request holds it, ``None`` when Redis cannot tell."""
+        if self.bypassed:
+            return None
+        try:
+            taken = await self._redis().set(
+                slot.key + ":fill", token, nx=True, px=max(1, int(seconds * 1000))
+            )
+        except Exception as error:
+            self._failed(error)
+            return None
+        self._succeeded()
+        return bool(taken)
+
+    async def peek(self, slot: Slot) -> tuple[Entry | None, bool]:
+        """The entry in ``slot`` and whether its lock is still held (one atomic ``MGET``)."""
+        if self.bypassed:
+            return None, False
+        try:
+            data, token = await self._redis().mget(slot.key, slot.key + ":fill")
+        except Exception as error:
+            self._failed(error)
+            return None, False
+        self._succeeded()
+        return (Entry.from_bytes(data) if data else None), token is not None
+
+    async def release(self, slot: Slot, token: str) -> None:
+        """Drop the lock on filling ``slot`` if it is still ``token``'s."""
+        if self.bypassed:
+            return  # it expires
+        try:
+            self._redis()
+            await self._release(keys=[slot.key + ":fill"], args=[token])
+        except Exception as error:
+            self._failed(error)
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -158,6 +299,7 @@ class RedisCache:
     async def close(self) -> None:
         """Close the client's connections (at the server's shutdown)."""
         client, self._client = self._client, None
+        self._lookup = self._release = None
         self._loop = None
         if client is not None:
             try:

@@ -9,20 +9,22 @@ the policy resolved at start-up from the settings, the handler's decorators and 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._cache import Entry, cache_key, storable_headers, strong_etag
+from ._cache import Entry, Slot, cache_key, storable_headers, strong_etag
+from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
+from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
 from ._state import STATE_KEY, Optimizer, RequestState, current_policy
 
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _Operation:
@@ -41,8 +43,11 @@ class _Operation:
         state = RequestState(self.policy)
         scope.setdefault("extensions", {})[STATE_KEY] = state
         current_policy.set(self.policy)
-        if self.cached and scope["method"] in ("GET", "HEAD"):
+        method = scope["method"]
+        if self.cached and method in ("GET", "HEAD"):
             await self._cached(scope, receive, send, state)
+        elif method in WRITES and self.optimizer.invalidate_writes:
+            await self.next_app(scope, receive, self._invalidating(scope, send))
         else:
             await self.next_app(scope, receive, send)
 
@@ -62,45 +67,52 @@ class _Operation:
         optimizer = self.optimizer
         backend = optimizer.backend
         status_header = optimizer.settings.cache_status_header
-        key = cache_key(optimizer.key_prefix, scope, self.vary, self.credentials)
-        entry = await backend.get(key)
-        if entry is None and scope["method"] == "GET":
-            entry = await self._wait_for_filler(key)
+        base = cache_key(optimizer.key_prefix, scope, self.vary, self.credentials)
+        slot, entry = await backend.lookup(base, scope["path"])
         now = time.time()
-        if entry is not None and entry.expires_at > now:
+        if entry is not None and entry.expires_at <= now:
+            entry = None
+        bypassed = bool(getattr(backend, "bypassed", False))
+        fill: Fill | None = None
+        if entry is None and scope["method"] == "GET" and not bypassed:
+            joined = await optimizer.flights.join(slot)
+            if isinstance(joined, Fill):
+                fill = joined
+            else:
+                entry, now = joined, time.time()
+                optimizer.metrics.coalesced(self.route)
+        if entry is not None:
             optimizer.metrics.hit(self.route)
             await self._serve(entry, scope, send, state, now, status_header)
             return
         optimizer.metrics.miss(self.route)
-        bypassed = bool(getattr(backend, "bypassed", False))
-        if scope["method"] != "GET" or bypassed:
+        if fill is None:  # HEAD, or Redis bypassed
             await self.next_app(scope, receive, _tagging(send, status_header, bypassed))
             return
-        filling = optimizer.filling
-        done = filling.setdefault(key, asyncio.Event())
+        stored: Entry | None = None
         try:
-            recorder = _Recorder(self, scope, send, key, state, status_header)
+            recorder = _Recorder(self, scope, send, slot, state, status_header)
             await self.next_app(scope, receive, recorder.send)
             stored = recorder.entry()
             if stored is not None:
-                await backend.set(recorder.key, stored)
+                await backend.store(recorder.slot, stored)
+                if recorder.slot.key != slot.key:  # another key (a Vary learnt): not theirs
+                    stored = None
         finally:
-            if filling.get(key) is done:
-                del filling[key]
-            done.set()
+            await fill.finish(stored)
 
-    async def _wait_for_filler(self, key: str) -> Entry | None:
-        """When a concurrent request of this process is filling ``key``, wait for it (at most
-        ``cache_fill_wait`` seconds) and read its entry: a burst of misses runs the view once."""
-        done = self.optimizer.filling.get(key)
-        wait = self.optimizer.settings.cache_fill_wait
-        if done is None or wait <= 0:
-            return None
-        try:
-            await asyncio.wait_for(done.wait(), wait)
-        except (asyncio.TimeoutError, RuntimeError):  # slow filler; an event of another loop
-            return None
-        return await self.optimizer.backend.get(key)
+    def _invalidating(self, scope: Scope, send: Send) -> Send:
+        """Before a successful write's answer leaves, drop the cached responses it changed:
+        its path and the paths under it (``prefix``), and its parent collection."""
+        optimizer = self.optimizer
+
+        async def invalidating(message: Message) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                path: str = scope["path"]
+                await optimizer.invalidate([parent(path)], [path])
+            await send(message)
+
+        return invalidating
 
     async def _serve(
         self,
@@ -143,14 +155,14 @@ class _Recorder:
         operation: _Operation,
         scope: Scope,
         send: Send,
-        key: str,
+        slot: Slot,
         state: RequestState,
         status_header: bool,
     ) -> None:
         self.operation = operation
         self.scope = scope
         self.send_next = send
-        self.key = key
+        self.slot = slot
         self.state = state
         self.status_header = status_header
         self.storable = False
@@ -205,11 +217,13 @@ class _Recorder:
         if names and not set(names) <= set(self.operation.vary):
             if not self.operation.learn(names):
                 return False
-            self.key = cache_key(
-                self.operation.optimizer.key_prefix,
-                self.scope,
-                self.operation.vary,
-                self.operation.credentials,
+            self.slot = self.slot.rekey(
+                cache_key(
+                    self.operation.optimizer.key_prefix,
+                    self.scope,
+                    self.operation.vary,
+                    self.operation.credentials,
+                )
             )
         return True
 
@@ -246,6 +260,8 @@ class _OptimizerAPI(RoutedAPI[_Operation]):
             method=operation.method,
             route=f"{self.base_path}{operation.path}",
         )
+        if policy.cache_ttl is not None:
+            self.optimizer.longest_ttl = max(self.optimizer.longest_ttl, policy.cache_ttl)
         return _Operation(self.next_app, policy, self.optimizer)
 
 

@@ -108,8 +108,14 @@ class OptimizerSettings(PluginSettings):
     cache_fill_wait: float = Field(
         10.0,
         ge=0,
-        description="Seconds a miss waits for a concurrent request of this process that is "
-        "filling the same entry, rather than running the view again (0: never waits).",
+        description="Seconds a miss waits for a concurrent request filling the same entry "
+        "(in this process, or with Redis in any worker) rather than running the view again "
+        "(0: never waits).",
+    )
+    cache_invalidate_writes: bool = Field(
+        False,
+        description="After a 2xx answer to POST, PUT, PATCH or DELETE of an operation, drop "
+        "the cached responses of its path, the paths under it and its parent collection.",
     )
     cache_key_prefix: str | None = Field(
         None,

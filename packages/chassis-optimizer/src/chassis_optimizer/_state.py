@@ -4,6 +4,7 @@ middlewares, the jsonifier and the health check."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -11,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._cache import Backend, MemoryCache
 from ._codecs import compressors
+from ._flight import Flights
 from ._http import MediaTypes
 from ._metrics import OptimizerMetrics
+from ._paths import prefix_of
 from ._policy import RoutePolicy, global_policy
 from ._settings import OptimizerSettings
 
@@ -22,6 +25,11 @@ if TYPE_CHECKING:
 STATE_KEY = "chassis_optimizer"
 """``app.extras[STATE_KEY]`` holds the app's :class:`Optimizer`; ``scope["extensions"]``
 holds each request's :class:`RequestState` under the same name."""
+
+logger = logging.getLogger("chassis.optimizer")
+
+GENERATION_MARGIN = 300.0
+"""Seconds a Redis invalidation generation outlives the longest-lived entry."""
 
 NEVER_COMPRESSED = ("text/event-stream",)
 
@@ -109,29 +117,35 @@ class Optimizer:
             char if char.isprintable() and not char.isspace() else "_" for char in core.service_name
         )
         """The Redis connections' name (``CLIENT LIST``): who is connected."""
-        self.backend: Backend = self._backend()
+        self.backend: Backend
+        self.flights: Flights
+        self.backend, self.flights = self._backend()
         self.loop: asyncio.AbstractEventLoop | None = None
         """The server's event loop, between the lifespan start-up and shutdown."""
-        self.filling: dict[str, asyncio.Event] = {}
-        """Keys a request of this process is filling, and the event set when it is done."""
+        self.longest_ttl = 0
+        """The longest ``cache_ttl`` of the app's operations (known once routes are built)."""
+        self.invalidate_writes = settings.cache_enabled and settings.cache_invalidate_writes
 
-    def _backend(self) -> Backend:
+    def _backend(self) -> tuple[Backend, Flights]:
         settings = self.settings
         url = settings.redis_url
         if url is None:
-            return MemoryCache(
+            memory = MemoryCache(
                 settings.cache_max_entries, settings.cache_max_bytes, self.metrics.evicted
             )
+            return memory, Flights(memory, None, settings.cache_fill_wait)
         from ._redis import RedisCache
 
-        return RedisCache(
+        redis = RedisCache(
             url,
+            key_prefix=self.key_prefix,
             client_name=self.client_name,
             timeout=settings.cache_timeout,
             retry_interval=settings.cache_retry_interval,
             warn_interval=settings.cache_warn_interval,
             on_error=self.metrics.error,
         )
+        return redis, Flights(redis, redis, settings.cache_fill_wait)
 
     async def start(self) -> None:
         """The server starts (``startup`` hook): remember its loop, open the backend on it."""
@@ -142,6 +156,22 @@ class Optimizer:
         """The server stops (``shutdown`` hook): close the backend's connections."""
         self.loop = None
         await self.backend.close()
+
+    async def invalidate(self, paths: list[str], prefixes: list[str]) -> bool:
+        """Drop the cached responses of ``paths`` and of every path under ``prefixes``; on
+        the event loop that owns the backend. ``False`` when the backend failed."""
+        if not self.settings.cache_enabled or not (paths or prefixes):
+            return True
+        keep = max(self.settings.cache_ttl, self.longest_ttl) + GENERATION_MARGIN
+        trees = list(dict.fromkeys(prefix_of(prefix) for prefix in prefixes))
+        done = await self.backend.invalidate(list(dict.fromkeys(paths)), trees, keep)
+        if not done:
+            logger.warning(
+                "response cache: invalidation of %s failed; their entries may be served "
+                "until they expire",
+                ", ".join([*paths, *(f"{prefix}*" for prefix in prefixes)]),
+            )
+        return done
 
     def excluded(self, path: str) -> bool:
         return path in self.excluded_exact or (
