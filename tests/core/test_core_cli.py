@@ -80,6 +80,11 @@ def test_settings_masks_secrets_and_prints_schema(clean_env, monkeypatch, capsys
     assert "hunter2" not in out
     assert main(["settings"]) == 0
     assert "CHASSIS_HEALTH__TIMEOUT = 2.0" in capsys.readouterr().out
+    monkeypatch.setenv("CHASSIS_SERVICE_VERSION", "https://robot:pa55word@registry.example/v1")
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert 'CHASSIS_SERVICE_VERSION = "https://***@registry.example/v1"' in out
+    assert "pa55word" not in out
     assert main(["settings", "--schema"]) == 0
     assert "service_name" in json.loads(capsys.readouterr().out)["properties"]
 

@@ -65,6 +65,49 @@ def test_a_failing_check_is_down_and_named_after_its_plugin(make_chassis_app):
     }
 
 
+def test_credentials_in_a_check_error_never_reach_the_probe(make_chassis_app):
+    url = "redis://default:s3cr3t@10.0.0.5:6379/0"
+    app = make_chassis_app(
+        plugins={
+            "raises": Check(error=ConnectionError(f"Error connecting to {url}")),
+            "reports": Check({"reports": {"status": "down", "error": f"cannot reach {url}"}}),
+        }
+    )
+    with app.test_client() as client:
+        response = client.get("/readyz")
+    assert "s3cr3t" not in response.text
+    checks = response.json()["checks"]
+    assert checks["raises"]["error"] == (
+        "ConnectionError: Error connecting to redis://***@10.0.0.5:6379/0"
+    )
+    assert checks["reports"]["error"] == "cannot reach redis://***@10.0.0.5:6379/0"
+
+
+def test_a_sync_check_logs_with_the_probe_request_id(make_chassis_app, capsys):
+    import logging
+
+    class Chatty:
+        @chassis.hookimpl
+        def health_info(self):
+            logging.getLogger("chatty").warning("checking")
+            return {"chatty": {"status": "up"}}
+
+    app = make_chassis_app(plugins={"chatty": Chatty()})
+    with app.test_client() as client:
+        client.get("/readyz", headers={"X-Request-ID": "probe-1"})
+    assert "[WARNING][probe-1] chatty: checking" in capsys.readouterr().out
+
+
+def test_other_methods_on_the_probes_are_a_405_problem(make_chassis_app):
+    app = make_chassis_app()
+    with app.test_client() as client:
+        response = client.post("/healthz", headers={"X-Request-ID": "post-1"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == "post-1"
+
+
 def test_a_slow_check_times_out_without_holding_the_probe(make_chassis_app):
     app = make_chassis_app(
         settings={"health": {"timeout": 0.2}},

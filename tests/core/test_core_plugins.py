@@ -252,6 +252,35 @@ def test_a_failing_startup_stops_the_server_naming_the_plugin(make_chassis_app, 
         pass
 
 
+def test_a_failing_startup_stops_what_already_started(make_chassis_app, spec):
+    events = []
+
+    class Pool:
+        @chassis.hookimpl
+        def startup(self):
+            events.append("pool up")
+
+        @chassis.hookimpl
+        def shutdown(self):
+            events.append("pool down")
+
+    class Broken:
+        @chassis.hookimpl
+        def startup(self):
+            raise ConnectionError("cannot reach redis://default:s3cr3t@cache:6379")
+
+        @chassis.hookimpl
+        def shutdown(self):
+            events.append("broken down")  # never: its startup did not complete
+
+    app = make_chassis_app(spec=spec, plugins={"pool": Pool(), "broken": Broken()})
+    with pytest.raises(RuntimeError) as failure, app.test_client():
+        pass
+    assert events == ["pool up", "pool down"]
+    assert "plugin 'broken' failed in startup" in str(failure.value)
+    assert "s3cr3t" not in str(failure.value)
+
+
 def test_active_plugins_follow_registration_order(make_chassis_app, installed):
     app = make_chassis_app(settings={"plugins": ["beta", "alpha"]}, plugins={"extra": object()})
     assert [info.name for info in app.active_plugins] == ["beta", "alpha", "extra"]

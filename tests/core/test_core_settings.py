@@ -223,3 +223,16 @@ def test_an_invalid_secret_is_reported_without_echoing_it(make_chassis_app):
         )
     assert "CHASSIS_STRICT__PASSWORD (strict.password)" in str(error.value)
     assert "hunter2" not in str(error.value)
+
+
+def test_an_invalid_value_is_echoed_without_url_credentials(make_chassis_app, monkeypatch):
+    monkeypatch.setenv("CHASSIS_LOG_FORMAT", "https://robot:pa55word@logs.example/v1")
+    with pytest.raises(SettingsError) as error:
+        make_chassis_app()
+    assert "CHASSIS_LOG_FORMAT (log_format)" in str(error.value)
+    assert "got 'https://***@logs.example/v1'" in str(error.value)
+    assert "pa55word" not in str(error.value)
+
+
+def test_log_level_in_any_case(make_chassis_app):
+    assert make_chassis_app(settings={"log_level": "debug"}).settings.log_level == "DEBUG"

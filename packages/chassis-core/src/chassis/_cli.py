@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._plugins import PluginError, PluginInfo
+from ._redact import redact_values
 from ._settings import SettingsError, kernel_settings
 
 
@@ -75,12 +76,14 @@ def cmd_settings(args: argparse.Namespace) -> int:
                 f"{error}\n  (plugins that a service passes to App(plugins=...) are known only "
                 "to it: name the app, chassis settings module:app)"
             ) from None
+    # Secrets are SecretStr (masked); a URL in a plain setting may still carry a password.
+    values = redact_values(settings.model_dump(mode="json"))
     if args.schema:
         print(json.dumps(type(settings).model_json_schema(), indent=2))
     elif args.json:
-        print(json.dumps(settings.model_dump(mode="json"), indent=2))
+        print(json.dumps(values, indent=2))
     else:
-        for key, value in _flatten(settings.model_dump(mode="json")):
+        for key, value in _flatten(values):
             print(f"{key} = {json.dumps(value)}")
     return 0
 

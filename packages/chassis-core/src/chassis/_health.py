@@ -7,13 +7,18 @@ is busy. Each ``health_info`` implementation runs on its own with a time limit.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._redact import redact_credentials, redact_values
 
 if TYPE_CHECKING:
     from ._app import App
@@ -55,14 +60,16 @@ class HealthChecks:
                 found = await asyncio.wait_for(impl.function(**kwargs), self.timeout)
             else:
                 loop = asyncio.get_running_loop()
-                future = loop.run_in_executor(self._executor, lambda: impl.function(**kwargs))
+                # In a copy of this context, so the check's log lines carry the request id.
+                call = functools.partial(contextvars.copy_context().run, impl.function, **kwargs)
+                future = loop.run_in_executor(self._executor, call)
                 found = await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
             logger.warning("health check of plugin %r timed out after %s s", name, self.timeout)
             return self._down(name, f"timed out after {self.timeout:g} s")
         except Exception as error:
             logger.warning("health check of plugin %r failed: %r", name, error)
-            return self._down(name, f"{type(error).__name__}: {error}")
+            return self._down(name, redact_credentials(f"{type(error).__name__}: {error}"))
         if found is None:
             return {}
         if not isinstance(found, dict):
@@ -71,7 +78,7 @@ class HealthChecks:
         for check, detail in found.items():
             if not isinstance(detail, dict) or detail.get("status") not in (UP, DOWN):
                 detail = {"status": DOWN, "error": f"invalid report: {detail!r}"[:200]}
-            checks[str(check)] = detail
+            checks[str(check)] = redact_values(detail)
         self._names[name] = list(checks)
         return checks
 
@@ -82,7 +89,7 @@ class HealthChecks:
 
 
 class HealthMiddleware:
-    """Answers ``GET``/``HEAD`` on the liveness and readiness paths."""
+    """Answers ``GET``/``HEAD`` on the liveness and readiness paths (other methods: 405)."""
 
     def __init__(
         self, app: ASGIApp, *, checks: HealthChecks, liveness_path: str, readiness_path: str
@@ -94,12 +101,12 @@ class HealthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path") if scope["type"] == "http" else None
-        if path not in (self.liveness_path, self.readiness_path) or scope["method"] not in (
-            "GET",
-            "HEAD",
-        ):
+        if path not in (self.liveness_path, self.readiness_path):
             await self.app(scope, receive, send)
             return
+        if scope["method"] not in ("GET", "HEAD"):
+            # Connexion's exception middleware turns it into the kernel's problem+json 405.
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         settings = self.checks.app.settings
         body: dict[str, Any] = {
             "status": UP,

@@ -19,13 +19,15 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Collection
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._health import HealthChecks
 from ._plugins import in_registration_order
+from ._redact import redact_credentials
 
 if TYPE_CHECKING:
     from ._app import App
@@ -66,30 +68,50 @@ class LifespanMiddleware:
 
         async def with_hooks(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                failure = await self._call_hooks("startup", stop_on_error=True)
+                failure = await self._start_plugins()
                 if failure:
                     # Raised into Connexion's (Starlette's) lifespan handler, which reports
                     # "lifespan.startup.failed" and ends, as servers and test clients expect.
                     raise RuntimeError(failure)
             elif message["type"] == "lifespan.shutdown.complete":
-                await self._call_hooks("shutdown", stop_on_error=False)
+                await self._stop_plugins()
             await send(message)
 
         return with_hooks
 
-    async def _call_hooks(self, name: str, *, stop_on_error: bool) -> str | None:
-        impls = in_registration_order(self.chassis_app.plugin_manager, name)
-        for impl in impls if name == "startup" else reversed(impls):
+    async def _start_plugins(self) -> str | None:
+        """``startup`` in registration order; on a failure, stop what started and say why."""
+        impls = in_registration_order(self.chassis_app.plugin_manager, "startup")
+        for index, impl in enumerate(impls):
             try:
-                result = impl.function(**({"app": self.chassis_app} if impl.argnames else {}))
-                if inspect.isawaitable(result):
-                    await result
+                await self._call(impl)
             except Exception as error:
-                failure = f"plugin {impl.plugin_name!r} failed in {name}: {error!r}"
+                failure = redact_credentials(
+                    f"plugin {impl.plugin_name!r} failed in startup: {error!r}"
+                )
                 logger.exception(failure)
-                if stop_on_error:
-                    return failure
+                # Shut down as usual, except plugins whose startup did not run or failed.
+                await self._stop_plugins(skip={later.plugin_name for later in impls[index:]})
+                return failure
         return None
+
+    async def _stop_plugins(self, skip: Collection[str] = ()) -> None:
+        """``shutdown`` in reverse registration order; a failure does not stop the others."""
+        impls = in_registration_order(self.chassis_app.plugin_manager, "shutdown")
+        for impl in reversed(impls):
+            if impl.plugin_name in skip:
+                continue
+            try:
+                await self._call(impl)
+            except Exception as error:
+                logger.exception(
+                    redact_credentials(f"plugin {impl.plugin_name!r} failed in shutdown: {error!r}")
+                )
+
+    async def _call(self, impl: Any) -> None:
+        result = impl.function(**({"app": self.chassis_app} if impl.argnames else {}))
+        if inspect.isawaitable(result):
+            await result
 
     @staticmethod
     def _closing(send: Send) -> Send:

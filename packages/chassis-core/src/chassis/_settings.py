@@ -31,6 +31,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ._redact import redact_credentials
+
 ENV_PREFIX = "CHASSIS_"
 NESTED_DELIMITER = "__"
 CONFIG_FILE_VARIABLE = "CHASSIS_CONFIG"
@@ -48,6 +50,10 @@ FIRST_PARTY_PLUGINS = {
 
 class SettingsError(ValueError):
     """Settings are invalid: raised at start-up with one line per problem, naming the variable."""
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
 
 
 def _split_commas(value: Any) -> Any:
@@ -171,7 +177,9 @@ class Settings(_ChassisSources):
         description="Plugins to load, in order. Unset: every installed plugin. Empty: none.",
     )
     disabled_plugins: CommaList = Field(default_factory=list)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+    ] = "INFO"
     log_format: Literal["text", "json"] = "text"
     request_id_header: str = Field("X-Request-ID", pattern=r"^[A-Za-z0-9-]+$")
     json_indent: int | None = Field(
@@ -286,7 +294,7 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
         key = ".".join(str(part) for part in loc)
         given = item.get("input")
         hidden = given is None or isinstance(given, (dict, SecretStr)) or _is_secret(model, loc)
-        shown = "" if hidden else f", got {given!r}"
+        shown = "" if hidden else f", got {redact_credentials(repr(given))}"
         if item["type"] == "extra_forbidden" and len(loc) == 1 and loc[0] in FIRST_PARTY_PLUGINS:
             message = (
                 f"plugin {loc[0]!r} is not installed (pip install {FIRST_PARTY_PLUGINS[loc[0]]})"
