@@ -148,7 +148,8 @@ def startup(app: App) -> Awaitable[None] | None:
     Called once in each server process (each worker), on its event loop, when the server
     starts serving (the ASGI lifespan start-up), after Connexion's own lifespan handler and
     before the first request. Plugins start in registration order. An exception stops the
-    server's start-up with a message naming the plugin. Not called when no server runs the
+    server's start-up with a message naming the plugin, after ``shutdown`` has run for the
+    plugins already started. Not called when no server runs the
     app's lifespan (a test client used without ``with``).
 
     Example::
