@@ -148,6 +148,24 @@ def register_error_handlers(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
+def startup(app: chassis.App) -> None:
+    """Serve the metrics port, when one is set (in each worker: one binds it)."""
+    state = _app_state(app)
+    if state is not None and state.port_server is not None:
+        state.port_server.start(again=True)
+
+
+@chassis.hookimpl
+async def shutdown(app: chassis.App) -> None:
+    state = _app_state(app)
+    if state is not None and state.port_server is not None:
+        import asyncio
+
+        # Stopping waits for the server thread's poll loop: not on the event loop.
+        await asyncio.to_thread(state.port_server.stop)
+
+
+@chassis.hookimpl
 def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
     """In multiprocess mode: whether ``PROMETHEUS_MULTIPROC_DIR`` is still writable."""
     state = _app_state(app)

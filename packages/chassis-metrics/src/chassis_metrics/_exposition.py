@@ -65,7 +65,7 @@ def _accepts_gzip(accept_encoding: str) -> bool:
 class PortServer:
     """prometheus_client's HTTP server on a separate port, in a daemon thread.
 
-    Started when the ASGI server starts the app (lifespan), stopped when it stops it. In
+    Started by the plugin's ``startup`` hook (or the first request), stopped at ``shutdown``. In
     multiprocess mode every worker tries to bind the port: one wins and serves the figures of
     all of them; the others log that and go on (when the winner dies, the next one to start
     takes the port over).

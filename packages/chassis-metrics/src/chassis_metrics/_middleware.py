@@ -16,7 +16,7 @@ import chassis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._constants import METHOD_LABELS, OTHER_METHOD, UNMATCHED_ROUTE
-from ._exposition import PortServer, render
+from ._exposition import render
 
 if TYPE_CHECKING:
     from ._state import MetricsState
@@ -46,19 +46,11 @@ class MetricsMiddleware:
         self.prefixes = tuple(prefixes)
         self.metrics = state.metrics
         self.in_progress = state.metrics.in_progress_by_method
-        self.port_server = (
-            PortServer(state.exposition, settings.host, settings.port, state.multiprocess_dir)
-            if settings.port is not None
-            else None
-        )
-        state.port_server = self.port_server
+        self.port_server = state.port_server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.port_server is not None:
-                await self._lifespan(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         path = scope["path"]
         if path in self.excluded or (self.prefixes and path.startswith(self.prefixes)):
@@ -128,20 +120,6 @@ class MetricsMiddleware:
         headers.append((b"cache-control", b"no-store"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        server = self.port_server
-        assert server is not None
-
-        async def receive_events() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                server.start(again=True)
-            elif message["type"] == "lifespan.shutdown":
-                server.stop()
-            return message
-
-        await self.app(scope, receive_events, send)
 
 
 def _route() -> str | None:

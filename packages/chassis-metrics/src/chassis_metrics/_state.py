@@ -146,6 +146,12 @@ class MetricsState:
                 GCCollector(registry=self.registry)
         self.metrics = RequestMetrics(self.registry, settings.namespace, settings.buckets)
         self.info = self._info_metric()
+        if settings.port is not None:
+            from ._exposition import PortServer
+
+            self.port_server = PortServer(
+                self.exposition, settings.host, settings.port, self.multiprocess_dir
+            )
 
     def _registry_from(self, given: Any) -> CollectorRegistry:
         """``App(use_metric=...)``: a registry, a PrometheusMetrics, or nothing."""
