@@ -68,6 +68,10 @@ def abort_kind(kind: str) -> None:
         flask.abort(flask.Response("go away", 401, {"WWW-Authenticate": 'Basic realm="x"'}))
 
 
+def outgoing_with_own_id() -> dict[str, str]:
+    return chassis.outgoing_headers({"x-request-id": "caller-chose-this"})
+
+
 def csv() -> tuple[str, int, dict[str, str]]:
     return "a,b\n1,2\n", 200, {"Content-Type": "text/csv"}
 

@@ -89,6 +89,11 @@ def test_outgoing_headers_carry_the_request_id(client):
     assert body["outgoing"] == {"Accept": "application/json", "X-Request-ID": "next-hop"}
 
 
+def test_outgoing_headers_keep_an_id_the_caller_set_in_any_case(client):
+    body = client.get("/outgoing", headers={"X-Request-ID": "incoming"}).json()
+    assert body == {"x-request-id": "caller-chose-this"}
+
+
 def test_request_id_header_name_is_a_setting(make_chassis_app, spec):
     app = make_chassis_app(spec=spec, settings={"request_id_header": "X-Correlation-ID"})
     with app.test_client() as client:

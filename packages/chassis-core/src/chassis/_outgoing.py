@@ -22,6 +22,8 @@ def outgoing_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]
     context = get_context()
     if context is None or context.app is None:
         return result
-    result.setdefault(context.app.settings.request_id_header, context.request_id)
+    header = context.app.settings.request_id_header
+    if header.lower() not in {name.lower() for name in result}:  # the caller's id wins
+        result[header] = context.request_id
     context.app.plugin_manager.hook.outgoing_headers(headers=result)
     return result
