@@ -115,12 +115,15 @@ def test_run_serves_an_app(tmp_path):
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
-        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz?access_token=s3cr3t&x=1", timeout=2)
         assert response.json()["service"] == "cli-svc"
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=15)
     assert "[INFO][-] chassis: cli-svc 0.0.0 on chassis" in output
+    # The access log keeps the request but not the credential in its query string.
+    assert '"GET /healthz?access_token=***&x=1 HTTP/1.1" 200' in output
+    assert "s3cr3t" not in output
 
 
 def _pip() -> list[str]:

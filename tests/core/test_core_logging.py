@@ -57,3 +57,27 @@ def test_third_party_loggers_go_through_the_same_format(make_chassis_app, capsys
     assert "[WARNING][-] uvicorn.error: server says hello" in out
     assert "[WARNING][-] sqlalchemy.engine: library says hello" in out
     assert uvicorn_logger.handlers == []
+
+
+def test_access_log_hides_the_keys_of_apikey_schemes_in_the_query(make_chassis_app, capsys):
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "keys", "version": "1"},
+        "paths": {},
+        "components": {
+            "securitySchemes": {"sig": {"type": "apiKey", "in": "query", "name": "Signature"}}
+        },
+    }
+    make_chassis_app(spec=spec)
+    # As uvicorn logs each request: (client, method, path with query, HTTP version, status).
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:5000",
+        "GET",
+        "/items?Signature=abc123&limit=5&api_key=k3y",
+        "1.1",
+        200,
+    )
+    out = capsys.readouterr().out
+    assert '"GET /items?Signature=***&limit=5&api_key=*** HTTP/1.1" 200' in out
+    assert "abc123" not in out and "k3y" not in out

@@ -26,7 +26,7 @@ from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
-from ._logging import configure_logging
+from ._logging import access_log_redactor, configure_logging
 from ._operations import prefer_success_content_types
 from ._plugins import PluginInfo, call_each
 from ._request_id import RequestContextMiddleware
@@ -277,7 +277,11 @@ class App(FlaskApp):
             kwargs["resolver"] = WrappingResolver(resolver, self._response_hook)
         if "validator_map" in kwargs and self.settings.envelope.enabled:
             kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
-        return super().add_api(specification, **kwargs)
+        api = super().add_api(specification, **kwargs)
+        for scheme in self.middleware.apis[-1].specification.security_schemes.values():
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "query":
+                access_log_redactor.parameters.add(str(scheme.get("name", "")).lower())
+        return api
 
     @property
     def jsonifier(self) -> Jsonifier:

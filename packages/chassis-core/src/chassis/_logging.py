@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from typing import Any
+from urllib.parse import unquote_plus
 
 from ._context import get_context
 
@@ -23,6 +24,19 @@ _SERVER_LOGGERS = (
 
 # Client libraries that log every request they make at INFO: quiet unless asked for.
 _CHATTY_LOGGERS = ("httpx", "httpcore")
+
+# Query parameters that carry credentials (OAuth 2.0's, and common API-key names); the apiKey
+# schemes of each spec that take their key from the query are added by ``App.add_api``.
+_CREDENTIAL_PARAMETERS = (
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "client_secret",
+    "password",
+    "api_key",
+    "apikey",
+    "token",
+)
 
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -86,6 +100,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class AccessLogRedactor(logging.Filter):
+    """Keeps credentials sent in query strings out of servers' access logs: their values
+    become ``***`` (``GET /items?api_key=***&limit=5``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parameters = set(_CREDENTIAL_PARAMETERS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record: (client, method, path with query, http version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and "?" in str(args[2]):
+            record.args = (*args[:2], self.redact(str(args[2])), *args[3:])
+        return True
+
+    def redact(self, target: str) -> str:
+        path, _, query = target.partition("?")
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, _value = pair.partition("=")
+            if equals and unquote_plus(name).lower() in self.parameters:
+                pair = f"{name}=***"
+            pairs.append(pair)
+        return f"{path}?{'&'.join(pairs)}"
+
+
+access_log_redactor = AccessLogRedactor()
+
+
 def _escape(message: str) -> str:
     if "\n" in message or "\r" in message:
         return message.replace("\r", "\\r").replace("\n", "\\n")
@@ -112,4 +155,7 @@ def configure_logging(level: str, fmt: str) -> logging.Handler:
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
         server_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if access_log_redactor not in access.filters:
+        access.addFilter(access_log_redactor)
     return handler
