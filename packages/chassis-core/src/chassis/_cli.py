@@ -72,6 +72,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         try:
             settings = load_plugins({}).settings
         except SettingsError as error:
+            if "unknown setting" not in str(error):
+                raise
             raise SettingsError(
                 f"{error}\n  (plugins that a service passes to App(plugins=...) are known only "
                 "to it: name the app, chassis settings module:app)"

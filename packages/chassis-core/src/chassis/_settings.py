@@ -303,7 +303,7 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
         elif item["type"] == "extra_forbidden":
             message = "unknown setting"
         else:
-            message = item["msg"]
+            message = redact_credentials(item["msg"])
         lines.append(f"  {variable_name(loc)} ({key}): {message}{shown}")
     return "Invalid settings:\n" + "\n".join(lines)
 
