@@ -16,11 +16,19 @@ servers start), ``GET /premises?limit=64`` (10,140 B of JSON: one page of 64 pre
 optimizer's app has only the optimizer plugin, flask-compress's app none (``Compress(app.app)``).
 ``--levels`` also prints the in-process cost and ratio of each level on that body, the
 figures the default levels were chosen from.
+
+``--coalescing`` measures miss coalescing instead: ``--connections`` (64) keep-alive
+connections send the same request at once on a cold key (``/premises?limit=64&offset=N``,
+a new N per burst), ``--bursts`` (30) times, with ``cache_fill_wait`` 10 (on) and 0 (off):
+one worker with the memory cache, and two uvicorn workers sharing the local Redis (when it
+answers). It prints how many requests ran the view per burst (``Cache-Status`` says
+``fwd=uri-miss``), the time until the whole burst was answered and the p50 latency.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 import zlib
@@ -123,6 +131,139 @@ def _levels() -> None:
             )
 
 
+def _burst_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    import socket
+
+    from bench.harness import ROOT, clean_env
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "directmail.service:create_app",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=clean_env(env))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the coalescing server did not start")
+
+
+async def _bursts(port: int, connections: int, bursts: int) -> dict[str, float]:
+    """``bursts`` times, the same request on every connection at once; a new key each time."""
+    import asyncio
+    import statistics
+
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
+
+    async def fetch(reader: Any, writer: Any, request: bytes) -> tuple[int, bool, float]:
+        started = time.perf_counter()
+        writer.write(request)
+        status = int((await reader.readline()).split()[1])
+        length, ran_view = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"cache-status":
+                ran_view = b"fwd=uri-miss" in value
+        await reader.readexactly(length)
+        return status, ran_view, time.perf_counter() - started
+
+    runs, spans, latencies, failures = [], [], [], 0
+    try:
+        for burst in range(bursts):
+            path = f"/premises?limit=64&offset={burst}"
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Accept-Encoding: {BROWSER}\r\n\r\n"
+            ).encode()
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(fetch(r, w, request) for r, w in streams))
+            spans.append(time.perf_counter() - started)
+            runs.append(sum(ran for _, ran, _ in answers))
+            latencies += [latency for _, _, latency in answers]
+            failures += sum(status != 200 for status, _, _ in answers)
+    finally:
+        for _, writer in streams:
+            writer.close()
+    return {
+        "runs": statistics.mean(runs),
+        "burst_ms": statistics.median(spans) * 1000,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "failures": failures,
+    }
+
+
+def _coalescing(connections: int, bursts: int) -> bool:
+    import asyncio
+    import socket
+    import uuid
+
+    setups = [("memory, 1 worker", 1, {})]
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        redis_url = "redis://127.0.0.1:6379/0"
+        setups.append(("redis, 2 workers", 2, {"CHASSIS_OPTIMIZER__CACHE_URL": redis_url}))
+    except OSError:
+        redis_url = None
+        print("(Redis is not reachable on 127.0.0.1:6379: the 2-worker setup is skipped)")
+
+    print(f"\n== coalescing: {connections} connections, {bursts} bursts on cold keys")
+    print(f"{'setup':<20}{'cache_fill_wait':>16}{'views/burst':>13}{'burst ms':>10}{'p50 ms':>8}")
+    ok = True
+    prefix = f"bench:coalescing:{uuid.uuid4().hex}:"
+    try:
+        for name, workers, extra in setups:
+            for wait in ("10", "0"):
+                env = {
+                    **OPTIMIZER,
+                    **extra,
+                    "CHASSIS_LOG_LEVEL": "ERROR",
+                    "CHASSIS_OPTIMIZER__CACHE_FILL_WAIT": wait,
+                    "CHASSIS_OPTIMIZER__CACHE_KEY_PREFIX": f"{prefix}{wait}:",
+                }
+                process, port = _burst_server(env, workers)
+                try:
+                    found = asyncio.run(_bursts(port, connections, bursts))
+                finally:
+                    process.terminate()
+                    process.wait(timeout=20)
+                ok &= found["failures"] == 0
+                print(
+                    f"{name:<20}{wait:>16}{found['runs']:>13.1f}{found['burst_ms']:>10.1f}"
+                    f"{found['p50_ms']:>8.1f}"
+                    + (f"  {found['failures']:.0f} non-200" * bool(found["failures"]))
+                )
+    finally:
+        if redis_url is not None:
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=prefix + "*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+    return ok
+
+
 def _scenario(name: str, env: dict[str, str], accept: str, app: str) -> Scenario:
     return Scenario(name, app=app, env=env, path=PATH, headers={"Accept-Encoding": accept})
 
@@ -132,8 +273,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--levels", action="store_true", help="print the level survey too")
+    parser.add_argument("--coalescing", action="store_true", help="only the coalescing bursts")
+    parser.add_argument("--connections", type=int, default=64, help="coalescing: per burst")
+    parser.add_argument("--bursts", type=int, default=30, help="coalescing: cold keys")
     args = parser.parse_args()
     _seed()
+    if args.coalescing:
+        return 0 if _coalescing(args.connections, args.bursts) else 1
     service = "directmail.service:create_app"
     ours = "bench.bench_optimizer:flask_compress_app"
 

@@ -254,3 +254,43 @@ def test_redis_lost_mid_run_and_back(
         assert client.get("/readyz").json()["checks"]["response_cache"]["reachable"] is True
     messages = [r.getMessage() for r in caplog.records if r.name == "chassis.optimizer"]
     assert "reachable again" in messages[-1]
+
+
+def test_the_fill_lock_on_the_real_redis(redis_url: str, key_prefix: str) -> None:
+    """The cross-worker lock: one holder, released only by its holder, and a claim made
+    after another worker stored the entry returns that entry instead of the lock."""
+    import asyncio
+
+    from chassis_optimizer._cache import Entry
+    from chassis_optimizer._redis import RedisCache
+
+    async def scenario() -> None:
+        cache = RedisCache(
+            redis_url,
+            key_prefix=key_prefix,
+            client_name="optimizer-test",
+            timeout=1,
+            retry_interval=1,
+            warn_interval=60,
+        )
+        try:
+            slot, entry = await cache.lookup(key_prefix + "k", "/records/1")
+            assert entry is None
+            assert await cache.claim(slot, "one", 5) is True
+            assert await cache.claim(slot, "two", 5) is False
+            assert await cache.peek(slot) == (None, True)
+            now = time.time()
+            stored = Entry(
+                200, ((b"content-type", b"application/json"),), b"{}", '"e"', now, now + 60
+            )
+            await cache.store(slot, stored)
+            await cache.release(slot, "two")  # not its lock: still held
+            assert await cache.peek(slot) == (stored, True)
+            await cache.release(slot, "one")
+            assert await cache.peek(slot) == (stored, False)
+            assert await cache.claim(slot, "three", 5) == stored  # stored meanwhile
+            assert await cache.peek(slot) == (stored, False)  # and no lock was taken
+        finally:
+            await cache.close()
+
+    asyncio.run(scenario())

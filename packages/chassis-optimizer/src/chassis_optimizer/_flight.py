@@ -4,9 +4,10 @@ In a process, the first request that misses a key leads: it registers a :class:`
 asyncio future), runs the view and hands the entry it stored to the requests that missed
 the same key meanwhile, which wait at most ``cache_fill_wait`` seconds. With Redis, the
 leaders of several workers also agree on one of them: the one that takes a short lock
-(``SET <key>:fill NX PX``) runs the view; the others poll the key (every 5 ms at first,
-then every 100 ms at most) until the entry is there, or the lock is gone without an entry,
-or their wait is over.
+(``SET <key>:fill NX PX``, in a script that first looks at the entry again, so a worker
+that missed just before another stored it does not run the view again) runs the view; the
+others poll the key (every 5 ms at first, then every 100 ms at most) until the entry is
+there, or the lock is gone without an entry, or their wait is over.
 
 Coalescing never fails a request and never serves what could not be cached: a follower
 whose leader produced no entry (an error, an exception, a response that may not be
@@ -29,7 +30,7 @@ LAST_POLL = 0.1
 class Coordinator(Protocol):
     """A backend that can elect one filler across processes (Redis)."""
 
-    async def claim(self, slot: Slot, token: str, seconds: float) -> bool | None: ...
+    async def claim(self, slot: Slot, token: str, seconds: float) -> Entry | bool | None: ...
 
     async def peek(self, slot: Slot) -> tuple[Entry | None, bool]: ...
 
@@ -120,6 +121,8 @@ class Flights:
         assert self.coordinator is not None
         token = uuid.uuid4().hex
         taken = await self.coordinator.claim(fill.slot, token, self.wait)
+        if isinstance(taken, Entry):  # stored by another process since the lookup
+            return taken
         if taken is not False:
             fill.token = token if taken else None
             return None

@@ -44,6 +44,16 @@ if #parts > 0 then suffix = '.' .. redis.sha1hex(table.concat(parts, ' ')) end
 return {suffix, redis.call('GET', KEYS[1] .. suffix)}
 """
 
+# KEYS[1]: an entry's key, KEYS[2]: its fill lock. The entry if it was stored since the
+# caller's lookup ({2, entry}), else the lock for ARGV[1] for ARGV[2] ms ({1}), or {0}
+# when another request holds it.
+CLAIM = """
+local entry = redis.call('GET', KEYS[1])
+if entry then return {2, entry} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0}
+"""
+
 # Deletes the fill lock KEYS[1] if it is still ARGV[1]'s (not a later filler's).
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -117,6 +127,7 @@ class RedisCache:
         self.last_error: str | None = None
         self._client: Any = None
         self._lookup: Any = None
+        self._claim: Any = None
         self._release: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._down_until = 0.0
@@ -129,6 +140,7 @@ class RedisCache:
         if self._client is None or self._loop is not loop:
             self._client = self._new_client()
             self._lookup = self._client.register_script(LOOKUP)
+            self._claim = self._client.register_script(CLAIM)
             self._release = self._client.register_script(RELEASE)
             self._loop = loop
         return self._client
@@ -238,20 +250,26 @@ class RedisCache:
 
     # -- filling an entry once for every worker (see _flight) ------------------------------
 
-    async def claim(self, slot: Slot, token: str, seconds: float) -> bool | None:
-        """Take the lock on filling ``slot`` for ``seconds``: ``True`` when taken, ``False``
-        when another request holds it, ``None`` when Redis cannot tell."""
+    async def claim(self, slot: Slot, token: str, seconds: float) -> Entry | bool | None:
+        """Take the lock on filling ``slot`` for ``seconds``, in one step with a last look
+        at the entry: the entry when another request stored it since the lookup, ``True``
+        when the lock is taken, ``False`` when another request holds it, ``None`` when
+        Redis cannot tell."""
         if self.bypassed:
             return None
+        milliseconds = max(1, int(seconds * 1000))
         try:
-            taken = await self._redis().set(
-                slot.key + ":fill", token, nx=True, px=max(1, int(seconds * 1000))
+            self._redis()
+            reply = await self._claim(
+                keys=[slot.key, slot.key + ":fill"], args=[token, milliseconds]
             )
         except Exception as error:
             self._failed(error)
             return None
         self._succeeded()
-        return bool(taken)
+        if reply[0] == 2:
+            return Entry.from_bytes(reply[1])  # None (not ours to read): run the view
+        return bool(reply[0])
 
     async def peek(self, slot: Slot) -> tuple[Entry | None, bool]:
         """The entry in ``slot`` and whether its lock is still held (one atomic ``MGET``)."""
@@ -299,7 +317,7 @@ class RedisCache:
     async def close(self) -> None:
         """Close the client's connections (at the server's shutdown)."""
         client, self._client = self._client, None
-        self._lookup = self._release = None
+        self._lookup = self._claim = self._release = None
         self._loop = None
         if client is not None:
             try:
