@@ -18,9 +18,8 @@ from chassis_pagination import Page, paginate, paginate_async
 from pagination_support import async_engine
 from sqlalchemy import Index, Integer, String, event, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-from sqlalchemy.pool import NullPool
 
 ROWS = 5000
 LIMIT = 97  # pages that do not divide the listing evenly
@@ -29,7 +28,6 @@ LIMIT = 97  # pages that do not divide the listing evenly
 @dataclass
 class NullsTable:
     engine: Engine
-    async_engine: AsyncEngine
     base: type[DeclarativeBase]
     item: Any
 
@@ -74,7 +72,7 @@ def make_table(engine: Engine) -> NullsTable:
 
     Index(f"{table}_rank_id", Item.rank, Item.id)
     Base.metadata.create_all(engine)
-    nulls = NullsTable(engine, async_engine(engine, poolclass=NullPool), Base, Item)
+    nulls = NullsTable(engine, Base, Item)
     nulls.insert(1, ROWS, seed=3)
     return nulls
 
@@ -150,39 +148,55 @@ class Walker:
         self.mode = mode
 
     def page(self, cursor: str | None) -> Page[Any]:
-        statement = select(self.table.item)
-        if self.mode == "sync":
-            with Session(self.table.engine) as session:
-                return paginate(statement, session, keyset=self.keyset, limit=LIMIT, cursor=cursor)
-
-        async def read() -> Page[Any]:
-            async with AsyncSession(self.table.async_engine) as session:
-                return await paginate_async(
-                    statement, session, keyset=self.keyset, limit=LIMIT, cursor=cursor
-                )
-
-        return asyncio.run(read())
+        return self.walk(cursor, "next", pages=1)[2][0]
 
     def walk(
         self, cursor: str | None, rel: str, pages: int = 10_000
-    ) -> tuple[list[int], str | None]:
+    ) -> tuple[list[int], str | None, list[Page[Any]]]:
         """Follow ``rel`` from ``cursor`` for up to ``pages`` pages: the ids in listing order
-        (pages read backwards are put back in order) and the cursor to go on with."""
-        chunks: list[list[int]] = []
-        for _ in range(pages):
-            page = self.page(cursor)
-            chunks.append([item.id for item in page])
+        (pages read backwards are put back in order), the cursor to go on with, the pages."""
+        statement = select(self.table.item)
+        read: list[Page[Any]] = []
+
+        def follow(page: Page[Any]) -> str | None:
+            read.append(page)
             if rel == "next":
                 assert page.has_next == (page.next_cursor is not None)
-                cursor = page.next_cursor
-            else:
-                assert page.has_prev == (page.prev_cursor is not None)
-                cursor = page.prev_cursor
-            if cursor is None:
-                break
+                return page.next_cursor
+            assert page.has_prev == (page.prev_cursor is not None)
+            return page.prev_cursor
+
+        if self.mode == "sync":
+            for _ in range(pages):
+                with Session(self.table.engine) as session:
+                    cursor = follow(
+                        paginate(statement, session, keyset=self.keyset, limit=LIMIT, cursor=cursor)
+                    )
+                if cursor is None:
+                    break
+        else:
+
+            async def walk() -> str | None:
+                position = cursor
+                engine = async_engine(self.table.engine)  # pooled, on this event loop
+                try:
+                    for _ in range(pages):
+                        async with AsyncSession(engine) as session:
+                            page = await paginate_async(
+                                statement, session, keyset=self.keyset, limit=LIMIT, cursor=position
+                            )
+                        position = follow(page)
+                        if position is None:
+                            break
+                finally:
+                    await engine.dispose()
+                return position
+
+            cursor = asyncio.run(walk())
+        chunks = [[item.id for item in page] for page in read]
         if rel == "prev":
             chunks.reverse()
-        return [row_id for chunk in chunks for row_id in chunk], cursor
+        return [row_id for chunk in chunks for row_id in chunk], cursor, read
 
     def last_cursor(self) -> str:
         cursor = self.page(None).last_cursor
@@ -190,8 +204,13 @@ class Walker:
         return cursor
 
 
-@pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("name", list(SPECS))
+ASYNC_TOO = ("two nullable", "nulls last desc", "not null then nullable")
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [(name, "sync") for name in SPECS] + [(name, "async") for name in ASYNC_TOO],
+)
 def test_every_row_once_in_order_forwards_and_backwards(
     shared_table: NullsTable, name: str, mode: str
 ) -> None:
@@ -202,11 +221,11 @@ def test_every_row_once_in_order_forwards_and_backwards(
     expected = expected_ids(rows, order)
     walker = Walker(shared_table, make_keyset(shared_table.item), mode)
 
-    forwards, cursor = walker.walk(None, "next")
+    forwards, cursor, _ = walker.walk(None, "next")
     assert cursor is None
     assert forwards == expected
 
-    backwards, cursor = walker.walk(walker.last_cursor(), "prev")
+    backwards, cursor, _ = walker.walk(walker.last_cursor(), "prev")
     assert cursor is None
     assert backwards == expected
 
@@ -220,12 +239,12 @@ def test_no_row_skipped_or_repeated_when_rows_are_inserted_between_pages(
     original = {row["id"] for row in fresh_table.rows()}
     walker = Walker(fresh_table, make_keyset(fresh_table.item), "sync")
     start = None if rel == "next" else walker.last_cursor()
-    before, cursor = walker.walk(start, rel, pages=15)  # about 1,450 rows read
+    before, cursor, _ = walker.walk(start, rel, pages=15)  # about 1,450 rows read
     assert cursor is not None
 
     # 1,500 rows, a third with NULLs, sorting all over the listing (and in the NULL groups).
     added = set(fresh_table.insert(ROWS + 1, 1500, seed=5))
-    after, cursor = walker.walk(cursor, rel)
+    after, cursor, _ = walker.walk(cursor, rel)
     assert cursor is None
     seen = before + after if rel == "next" else after + before
     counts = Counter(seen)
@@ -259,27 +278,56 @@ def test_direction_after_nulls_placement_is_refused(shared_table: NullsTable) ->
         paginate(select(item), session, keyset=[item.rank.nulls_first().desc(), item.id])
 
 
-def test_not_null_columns_keep_their_plain_sql(shared_table: NullsTable) -> None:
-    """NULLS FIRST/LAST and IS NULL only for columns that may hold NULL: a NOT NULL keyset
-    reads as before (a row-value comparison a composite index serves)."""
-    statements: list[str] = []
+def test_the_sql_of_a_page(shared_table: NullsTable) -> None:
+    """A NOT NULL keyset reads as before: one row-value comparison a composite index serves,
+    no NULLS FIRST/LAST. A nullable one orders NULLs explicitly and reads the listing in
+    stretches that are each one index range (no OR): the values after the position, then the
+    NULLs; positioned among the NULLs, only those."""
+    item = shared_table.item
+    table = item.__tablename__
+    sent: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+        sent.append(" ".join(statement.split()))
 
-    item = shared_table.item
+    def pages(keyset: list[Any]) -> Iterator[tuple[Page[Any], list[str]]]:
+        cursor = None
+        while True:
+            sent.clear()
+            with Session(shared_table.engine) as session:
+                page = paginate(select(item), session, keyset=keyset, limit=LIMIT, cursor=cursor)
+            yield page, list(sent)
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
     event.listen(shared_table.engine, "before_cursor_execute", record)
     try:
-        with Session(shared_table.engine) as session:
-            page = paginate(select(item), session, keyset=[item.score, item.id], limit=10)
-            paginate(select(item), session, keyset=[item.score, item.id], cursor=page.next_cursor)
-            page = paginate(select(item), session, keyset=[item.rank, item.id], limit=10)
-            paginate(select(item), session, keyset=[item.rank, item.id], cursor=page.next_cursor)
+        plain = [statements for _, statements in pages([item.score, item.id])]
+        nullable = [(page, statements) for page, statements in pages([item.rank, item.id])]
     finally:
         event.remove(shared_table.engine, "before_cursor_execute", record)
-    plain, nullable = statements[1], statements[3]
-    for clause in ("NULLS FIRST", "NULLS LAST", "IS NULL"):
-        assert clause not in plain.upper()
-    assert f"({item.__tablename__}.score, {item.__tablename__}.id) >" in plain
-    assert "NULLS LAST" in nullable.upper()
-    assert "IS NULL" in nullable.upper()
+
+    assert all(len(statements) == 1 for statements in plain)
+    for statements in plain[1:]:
+        (statement,) = statements
+        assert f"WHERE ({table}.score, {table}.id) > (" in statement
+        for clause in ("NULLS FIRST", "NULLS LAST", "IS NULL", " OR "):
+            assert clause not in statement.upper()
+
+    crossing = 0
+    for page, statements in nullable[1:]:
+        assert all(f"ORDER BY {table}.rank ASC NULLS LAST, {table}.id ASC" in s for s in statements)
+        assert all(" OR " not in s.upper() for s in statements)
+        if page[0].rank is not None and page[-1].rank is None:  # from values into the NULLs
+            crossing += 1
+            assert len(statements) == 2
+            assert f"WHERE ({table}.rank, {table}.id) > (" in statements[0]
+            assert f"WHERE {table}.rank IS NULL ORDER BY" in statements[1]
+        elif page[0].rank is None:  # positioned among the NULLs
+            assert len(statements) == 1
+            assert f"WHERE {table}.rank IS NULL AND {table}.id > " in statements[0]
+        else:
+            assert len(statements) == 1
+            assert f"WHERE ({table}.rank, {table}.id) > (" in statements[0]
+    assert crossing == 1

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, func, inspect, literal, or_, select, tuple_
+from sqlalchemy import and_, func, inspect, literal, or_, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Query, Session, scoped_session
 from sqlalchemy.sql import operators
@@ -108,18 +108,22 @@ class Fetched:
 class PageQuery:
     """The SQL of one page: the page's statement (``LIMIT limit + 1``) and maybe a count."""
 
-    statement: Any
-    """A ``Select``, or a legacy ``Query`` (which runs on its own session)."""
+    statements: tuple[Any, ...]
+    """``Select`` statements, or legacy ``Query`` objects (which run on their own session),
+    without LIMIT: run in order, each limited to the rows still missing (:meth:`limited`),
+    until ``limit + 1`` rows came back. Several only for keys holding NULLs."""
     count_statement: Any | None
     entity: bool
     """One ORM entity is selected: rows are made unique, as ``Session.scalars()`` does."""
     limit: int
+    is_query: bool
+    """The source is a legacy ``Query``."""
     keys: tuple[SortKey, ...] = ()
     forwards: bool = True
 
-    @property
-    def is_query(self) -> bool:
-        return isinstance(self.statement, Query)
+    def limited(self, statement: Any, rows: int) -> Any:
+        """``statement`` limited to the rows missing when ``rows`` came back already."""
+        return statement.limit(self.limit + 1 - rows)
 
     def fetched(self, rows: list[Any]) -> Fetched:
         """The page out of the rows the statement returned."""
@@ -175,70 +179,123 @@ def _count_statement(source: Any) -> Any:
 def offset_query(source: Any, offset: int, limit: int, total: bool) -> PageQuery:
     """``limit + 1`` rows from ``offset``: the extra row only tells that a next page exists."""
     return PageQuery(
-        statement=source.offset(offset).limit(limit + 1),
+        statements=(source.offset(offset),),
         count_statement=_count_statement(source) if total else None,
         entity=_is_entity(source),
         limit=limit,
+        is_query=isinstance(source, Query),
     )
 
 
-def _seek(key: SortKey, value: Any, forwards: bool) -> tuple[Any | None, Any]:
-    """Rows strictly after ``value`` on this key alone (``None``: none are), and rows equal to it.
-
-    For ascending, NULLs last, after ``v``: ``col > v OR col IS NULL``; after NULL: none.
-    With NULLs first: after ``v``: ``col > v``; after NULL: ``col IS NOT NULL``.
-    """
-    descending = key.descending == forwards
-    nulls_first = key.nulls_first == forwards
-    expression = key.expression
-    if value is None:
-        return (expression.is_not(None) if nulls_first else None), expression.is_(None)
-    bound = literal(value, expression.type)
-    after = expression < bound if descending else expression > bound
-    if key.nullable and not nulls_first:
-        after = or_(after, expression.is_(None))
-    return after, expression == bound
-
-
 def _beyond(keys: Sequence[SortKey], values: Sequence[Any], forwards: bool) -> Any:
-    """Rows strictly after (``forwards``) or before ``values`` in the keys' order."""
-    plain = not any(key.nullable for key in keys) and None not in values
-    if plain and len(keys) > 1 and len({key.descending for key in keys}) == 1:
-        # One direction, no NULLs: a row-value comparison, which a composite index serves.
+    """Rows strictly after (``forwards``) or before ``values`` in the keys' order, for keys
+    that hold no NULL: one condition."""
+
+    def compare(left: Any, descending: bool, right: Any) -> Any:
+        return left < right if descending == forwards else left > right
+
+    bounds = [literal(v, key.expression.type) for key, v in zip(keys, values, strict=True)]
+    if len(keys) > 1 and len({key.descending for key in keys}) == 1:
+        # One direction: a row-value comparison, which a composite index serves directly.
         left = tuple_(*(key.expression for key in keys))
-        right = tuple_(*(literal(v, k.expression.type) for k, v in zip(keys, values, strict=True)))
-        return left < right if keys[0].descending == forwards else left > right
-    # a > x OR (a = x AND b > y) OR ..., each term NULL-aware.
-    clauses = []
-    equal: list[Any] = []
-    for key, value in zip(keys, values, strict=True):
-        after, same = _seek(key, value, forwards)
-        if after is not None:
-            clauses.append(and_(*equal, after))
-        equal.append(same)
-    return or_(*clauses) if clauses else false()
+        return compare(left, keys[0].descending, tuple_(*bounds))
+    clauses = []  # mixed directions: a > x OR (a = x AND b < y) OR ...
+    for index, key in enumerate(keys):
+        equal = [keys[i].expression == bounds[i] for i in range(index)]
+        clauses.append(and_(*equal, compare(key.expression, key.descending, bounds[index])))
+    return or_(*clauses)
+
+
+def _equal(key: SortKey, value: Any) -> Any:
+    if value is None:
+        return key.expression.is_(None)
+    return key.expression == literal(value, key.expression.type)
+
+
+def _segments(keys: Sequence[SortKey], values: Sequence[Any], forwards: bool) -> list[Any]:
+    """Rows strictly after (``forwards``) or before ``values`` when keys may hold NULLs: as
+    consecutive stretches of the listing in reading order, each one index range.
+
+    With ``(a, b)`` ascending, NULLs last, after ``(x, y)``: ``a = x AND b > y``, then
+    ``a = x AND b IS NULL`` (when ``b`` may be NULL), then ``a > x``, then ``a IS NULL``.
+    After a NULL ``a``: ``a IS NULL AND b > y`` (NULLs last), or then ``a IS NOT NULL`` (NULLs
+    first). One ``a > x OR a IS NULL OR ...`` would be right too, but an index cannot serve it
+    in order: every page would cost the scan of all the rows before it.
+
+    The stretches of the last keys that sort one way and, but for the first of them, put no
+    NULLs after the values (NOT NULL, or NULLs first) are one row-value comparison:
+    ``(a, id) > (x, y)``, then ``a IS NULL``.
+    """
+    reading = [
+        (key.descending == forwards, key.nulls_first == forwards, key.nullable) for key in keys
+    ]
+
+    def nulls_after(index: int) -> bool:
+        _, nulls_first, nullable = reading[index]
+        return nullable and not nulls_first
+
+    first = len(keys) - 1  # the run of last keys merged into one row-value comparison
+    while (
+        first > 0
+        and values[first - 1] is not None
+        and values[first] is not None
+        and reading[first - 1][0] == reading[first][0]
+        and not nulls_after(first)
+    ):
+        first -= 1
+    segments = []
+    for index in range(len(keys) - 1, -1, -1):
+        if index > first:
+            continue
+        key, value = keys[index], values[index]
+        descending, nulls_first, _ = reading[index]
+        prefix = [_equal(keys[i], values[i]) for i in range(index)]
+        if value is None:
+            if nulls_first:  # after the NULLs: every value
+                segments.append(and_(*prefix, key.expression.is_not(None)))
+            continue
+        if index == first and first < len(keys) - 1:
+            left = tuple_(*(k.expression for k in keys[first:]))
+            run = zip(keys[first:], values[first:], strict=True)
+            right = tuple_(*(literal(v, k.expression.type) for k, v in run))
+            after = left < right if descending else left > right
+        else:
+            bound = literal(value, key.expression.type)
+            after = key.expression < bound if descending else key.expression > bound
+        segments.append(and_(*prefix, after))
+        if nulls_after(index):
+            segments.append(and_(*prefix, key.expression.is_(None)))
+    return segments
 
 
 def keyset_query(
     source: Any, keys: Sequence[SortKey], position: Position | None, limit: int, total: bool
 ) -> PageQuery:
-    """``limit + 1`` rows from ``position`` in the keys' order, however deep: one index range.
+    """``limit + 1`` rows from ``position`` in the keys' order, however deep: index ranges.
 
-    Backward pages (``p`` and ``l``) are read in reverse order and turned round.
+    Backward pages (``p`` and ``l``) are read in reverse order and turned round. Keys that
+    hold no NULL give one statement; keys that may give a statement per stretch of the
+    listing (see :func:`_segments`), run in order until the page is full.
     """
     forwards = position is None or position.direction == "n"
     statement = source.order_by(None).order_by(*(key.ordered(forwards) for key in keys))
-    if position is not None and position.direction != "l":
-        statement = statement.filter(_beyond(keys, position.values, forwards))
     entity = _is_entity(source)
     if entity:
         labels = [key.expression.label(_KEY_LABEL.format(i)) for i, key in enumerate(keys)]
         statement = statement.add_columns(*labels)
+    statements = [statement]
+    if position is not None and position.direction != "l":
+        values = position.values
+        if not any(key.nullable for key in keys) and None not in values:
+            statements = [statement.filter(_beyond(keys, values, forwards))]
+        else:
+            statements = [statement.filter(s) for s in _segments(keys, values, forwards)]
     return PageQuery(
-        statement=statement.limit(limit + 1),
+        statements=tuple(statements),
         count_statement=_count_statement(source) if total else None,
         entity=entity,
         limit=limit,
+        is_query=isinstance(source, Query),
         keys=tuple(keys),
         forwards=forwards,
     )
@@ -265,9 +322,14 @@ def _rows(page: PageQuery, result: Any) -> list[Any]:
 
 def execute(page: PageQuery, session: Any) -> tuple[Fetched, int | None]:
     """Run the page (and the count) on a ``Session`` or ``Connection``."""
+    rows: list[Any] = []
     if page.is_query:
+        for query in page.statements:
+            rows.extend(page.limited(query, len(rows)).all())
+            if len(rows) > page.limit:
+                break
         total = None if page.count_statement is None else int(page.count_statement.count())
-        return page.fetched(list(page.statement.all())), total
+        return page.fetched(rows), total
     if session is None:
         raise TypeError(_NO_SESSION)
     if _is_async_session(session):
@@ -275,7 +337,10 @@ def execute(page: PageQuery, session: Any) -> tuple[Fetched, int | None]:
             f"paginate() got {type(session).__name__}: await paginate_async(...) with the same "
             "arguments instead"
         )
-    rows = _rows(page, session.execute(page.statement))
+    for statement in page.statements:
+        rows.extend(_rows(page, session.execute(page.limited(statement, len(rows)))))
+        if len(rows) > page.limit:
+            break
     total = None
     if page.count_statement is not None:
         total = int(session.execute(page.count_statement).scalar_one())
@@ -296,7 +361,11 @@ async def execute_async(page: PageQuery, session: Any) -> tuple[Fetched, int | N
             f"paginate_async() got a {type(session).__name__}, which does not await: call "
             "paginate() with the same arguments instead"
         )
-    rows = _rows(page, await session.execute(page.statement))
+    rows: list[Any] = []
+    for statement in page.statements:
+        rows.extend(_rows(page, await session.execute(page.limited(statement, len(rows)))))
+        if len(rows) > page.limit:
+            break
     total = None
     if page.count_statement is not None:
         total = int((await session.execute(page.count_statement)).scalar_one())
