@@ -120,6 +120,14 @@ SPECS: dict[str, Spec] = {
         lambda i: [i.label, i.score.desc(), i.id],
         [("label", False, False), ("score", True, True), ("id", False, False)],
     ),
+    "interior nulls first": (
+        lambda i: [i.rank, i.label.nulls_first(), i.id],
+        [("rank", False, False), ("label", False, True), ("id", False, False)],
+    ),
+    "three desc": (
+        lambda i: [i.rank.desc(), i.label.desc(), i.id.desc()],
+        [("rank", True, True), ("label", True, True), ("id", True, True)],
+    ),
     "not null then nullable": (
         lambda i: [i.score, i.rank, i.id],
         [("score", False, False), ("rank", False, False), ("id", False, False)],

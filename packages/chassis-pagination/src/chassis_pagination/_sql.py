@@ -106,7 +106,8 @@ class Fetched:
 
 @dataclass(frozen=True)
 class PageQuery:
-    """The SQL of one page: the page's statement (``LIMIT limit + 1``) and maybe a count."""
+    """The SQL of one page (``limit + 1`` rows: the extra one tells whether there is more),
+    maybe a count, and how to make the page out of the rows."""
 
     statements: tuple[Any, ...]
     """``Select`` statements, or legacy ``Query`` objects (which run on their own session),
@@ -244,9 +245,7 @@ def _segments(keys: Sequence[SortKey], values: Sequence[Any], forwards: bool) ->
     ):
         first -= 1
     segments = []
-    for index in range(len(keys) - 1, -1, -1):
-        if index > first:
-            continue
+    for index in range(first, -1, -1):
         key, value = keys[index], values[index]
         descending, nulls_first, _ = reading[index]
         prefix = [_equal(keys[i], values[i]) for i in range(index)]
