@@ -30,6 +30,7 @@ SPEC: dict[str, Any] = {
         "/apikey-cookie": {"get": _op("apikey_cookie", [{"key_cookie": []}])},
         "/either": {"get": _op("either", [{"oauth": ["items:read"]}, {"key_header": []}])},
         "/custom": {"get": _op("custom", [{"custom": []}])},
+        "/mutate": {"get": _op("mutate", [{"oauth": ["items:read"]}, {"key_header": []}])},
     },
     "components": {
         "securitySchemes": {

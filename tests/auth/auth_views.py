@@ -28,6 +28,19 @@ def open_route() -> dict[str, Any]:
 bearer = scoped = oidc = apikey = apikey_query = apikey_cookie = either = custom = whoami
 
 
+def mutate(token_info: dict[str, Any]) -> dict[str, Any]:
+    """A view that changes its token_info: later requests must not see the changes."""
+    token_info["scopes"].append("items:write")
+    token_info["roles"].append("admin")
+    token_info["sub"] = "mallory"
+    if isinstance(token_info.get("realm_access"), dict):
+        token_info["realm_access"]["roles"].append("admin")
+    context_info = chassis.current_context.token_info
+    if context_info is not None:
+        context_info["scopes"].append("items:delete")
+    return {"scopes": token_info["scopes"]}
+
+
 def custom_info(token: str) -> dict[str, Any] | None:
     """An x-bearerInfoFunc of the spec's own: the plugin must leave it in charge."""
     return {"sub": "custom-user", "scopes": []} if token == "let-me-in" else None

@@ -1,11 +1,18 @@
-"""Bearer JWT validation: algorithm, key, signature, claims; validated tokens remembered."""
+"""Bearer JWT validation: algorithm, key, signature, claims; validated tokens remembered.
+
+The cache keeps each validated token's info frozen (read-only mappings, tuples) and hands
+every caller a fresh copy made of plain dicts and lists: a view that changes its
+``token_info`` (adds a scope, say) changes only its own copy, never what later requests with
+the same token are checked against.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -73,7 +80,7 @@ class TokenValidator:
         self._roles_path = [part for part in settings.roles_claim.split(".") if part]
         self._cache_size = settings.token_cache_size
         self._cache_ttl = settings.token_cache_ttl
-        self._cache: OrderedDict[bytes, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[float, Mapping[str, Any]]] = OrderedDict()
 
     async def validate(self, token: str) -> dict[str, Any]:
         """The token info of a valid token; raises :class:`InvalidToken` otherwise."""
@@ -87,7 +94,7 @@ class TokenValidator:
         now = self._clock()
         if hit is not None:
             if hit[0] > now:
-                return dict(hit[1])
+                return _thaw_info(hit[1])
             cache.pop(digest, None)
         info = self._token_info(await self._verify(token))
         until = now + self._cache_ttl
@@ -95,10 +102,10 @@ class TokenValidator:
         if isinstance(exp, (int, float)):
             until = min(until, exp + self._leeway)
         if until > now:
-            cache[digest] = (until, info)
+            cache[digest] = (until, _freeze(info))  # new containers: shares nothing with info
             if len(cache) > self._cache_size:
                 cache.popitem(last=False)
-        return dict(info)
+        return info
 
     def forget(self) -> None:
         """Drop every remembered token (after a key is known to be compromised)."""
@@ -179,6 +186,34 @@ class TokenValidator:
                 return []
             value = value.get(part)
         return _strings(value) if value is not None else []
+
+
+def _freeze(value: Any) -> Any:
+    """A read-only deep copy of a JSON value: dicts become read-only mappings, lists tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+_FROZEN = (MappingProxyType, tuple)
+
+
+def _thaw(value: Any) -> Any:
+    """A mutable deep copy of a :func:`_freeze` result, back in plain dicts and lists."""
+    if type(value) is MappingProxyType:
+        return {
+            key: item if type(item) not in _FROZEN else _thaw(item) for key, item in value.items()
+        }
+    if type(value) is tuple:
+        return [item if type(item) not in _FROZEN else _thaw(item) for item in value]
+    return value
+
+
+def _thaw_info(frozen: Mapping[str, Any]) -> dict[str, Any]:
+    thawed: dict[str, Any] = _thaw(frozen)
+    return thawed
 
 
 def _strings(value: Any) -> list[str]:
