@@ -30,6 +30,7 @@ SPEC: dict[str, Any] = {
         "/apikey-cookie": {"get": _op("apikey_cookie", [{"key_cookie": []}])},
         "/either": {"get": _op("either", [{"oauth": ["items:read"]}, {"key_header": []}])},
         "/custom": {"get": _op("custom", [{"custom": []}])},
+        "/custom-key": {"get": _op("custom_key", [{"custom_key": []}])},
         "/mutate": {"get": _op("mutate", [{"oauth": ["items:read"]}, {"key_header": []}])},
     },
     "components": {
@@ -51,6 +52,12 @@ SPEC: dict[str, Any] = {
             "key_header": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             "key_query": {"type": "apiKey", "in": "query", "name": "api_key"},
             "key_cookie": {"type": "apiKey", "in": "cookie", "name": "session_key"},
+            "custom_key": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-Custom-Key",
+                "x-apikeyInfoFunc": "auth_views.custom_key_info",
+            },
             "custom": {
                 "type": "http",
                 "scheme": "bearer",

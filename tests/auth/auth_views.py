@@ -25,7 +25,9 @@ def open_route() -> dict[str, Any]:
     return {"open": True}
 
 
-bearer = scoped = oidc = apikey = apikey_query = apikey_cookie = either = custom = whoami
+bearer = scoped = oidc = apikey = apikey_query = apikey_cookie = either = custom = custom_key = (
+    whoami
+)
 
 
 def mutate(token_info: dict[str, Any]) -> dict[str, Any]:
@@ -44,3 +46,8 @@ def mutate(token_info: dict[str, Any]) -> dict[str, Any]:
 def custom_info(token: str) -> dict[str, Any] | None:
     """An x-bearerInfoFunc of the spec's own: the plugin must leave it in charge."""
     return {"sub": "custom-user", "scopes": []} if token == "let-me-in" else None
+
+
+def custom_key_info(key: str, required_scopes: Any = None) -> dict[str, Any] | None:
+    """An x-apikeyInfoFunc of the spec's own."""
+    return {"sub": "custom-key-user"} if key == "open-sesame" else None

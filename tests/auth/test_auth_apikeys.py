@@ -54,16 +54,54 @@ def test_auth_wrong_api_key_is_401(
     assert reasons in (["invalid_api_key"], ["oversized"])
 
 
-def test_auth_no_api_key_is_401(key_client: Any) -> None:
-    response = key_client.get("/apikey")
+@pytest.mark.parametrize("path", ["/apikey", "/apikey-query", "/apikey-cookie"])
+def test_auth_no_api_key_is_401_with_an_api_key_challenge(key_client: Any, path: str) -> None:
+    """An operation that takes only an API key does not invite a bearer token."""
+    response = key_client.get(path)
 
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="chassis-service"'
+    assert response.headers["www-authenticate"] == 'ApiKey realm="chassis-service"'
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "No credentials were provided."
+
+
+def test_auth_no_credentials_for_either_scheme_challenges_both(key_client: Any) -> None:
+    response = key_client.get("/either")  # security: [oauth: [items:read]] OR [api key]
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="chassis-service", ApiKey realm="chassis-service"'
+    )
 
 
 def test_auth_api_key_alternative_to_bearer(key_client: Any, auth_issuer: LocalIssuer) -> None:
     assert key_client.get("/either", headers={"X-API-Key": KEYS[0]}).status_code == 200
     assert key_client.get("/either", headers={"X-API-Key": "nope"}).status_code == 401
+
+
+def test_auth_any_alternative_that_succeeds_wins(key_client: Any, auth_issuer: LocalIssuer) -> None:
+    """OpenAPI's security alternatives are an OR: each is tried in the order listed, the
+    first that accepts the request decides who the user is; a failing one does not stop a
+    later one from succeeding. Only when none succeeds is the request refused, with the
+    most specific error (403 over 401)."""
+    good_key = {"X-API-Key": KEYS[0]}
+    bad_token = {"Authorization": "Bearer x.y.z"}
+    unscoped = auth_issuer.auth_header()  # valid, but without items:read
+    scoped = auth_issuer.auth_header(["items:read"])
+
+    def get(*headers: dict[str, str]) -> Any:
+        return key_client.get("/either", headers={k: v for h in headers for k, v in h.items()})
+
+    assert get(bad_token, good_key).json()["user"] == "api-key-1"
+    assert get(unscoped, good_key).json()["user"] == "api-key-1"
+    assert get(scoped, good_key).json()["user"] == "test-user"  # oauth is listed first
+    assert get(unscoped).status_code == 403
+    refused = get(bad_token)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    both_bad = get(bad_token, {"X-API-Key": "nope"})
+    assert both_bad.status_code == 401  # Connexion raises the last alternative's refusal
+    assert both_bad.headers["www-authenticate"] == 'ApiKey realm="chassis-service"'
 
 
 def test_auth_api_keys_from_the_environment_are_secret(

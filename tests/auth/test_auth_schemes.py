@@ -104,6 +104,19 @@ def test_auth_spec_function_wins_over_the_plugin(client: Any, auth_issuer: Local
     assert jwt.headers["content-type"] == PROBLEM
 
 
+def test_auth_spec_api_key_function_challenges_for_an_api_key(client: Any) -> None:
+    """A scheme with its own x-apikeyInfoFunc: Connexion checks the key, and a request
+    without one is challenged for an API key, as with the plugin's own apiKey schemes."""
+    ok = client.get("/custom-key", headers={"X-Custom-Key": "open-sesame"})
+    missing = client.get("/custom-key")
+    custom_bearer_missing = client.get("/custom")
+
+    assert ok.json()["user"] == "custom-key-user"
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'ApiKey realm="chassis-service"'
+    assert custom_bearer_missing.headers["www-authenticate"] == 'Bearer realm="chassis-service"'
+
+
 def test_auth_a_security_map_given_to_add_api_wins(
     make_chassis_app: Any, auth_issuer: LocalIssuer
 ) -> None:

@@ -22,6 +22,32 @@ SecurityFunction = Callable[[Any], Awaitable[Any]]
 
 _NOT_CONFIGURED_RETRY = 60.0
 
+BEARER = "Bearer"
+API_KEY = "ApiKey"
+_ABSENT_KEY = "chassis_auth_absent"
+
+
+def note_absent(request: Any, challenge: str) -> None:
+    """Remember that a scheme of the operation found none of its credentials in the request:
+    the 401 for "no credentials" challenges with the schemes that were tried (``Bearer``,
+    ``ApiKey``), in the order of the operation's ``security`` list.
+
+    Kept in ``scope["extensions"]``: Connexion's routing passes a shallow copy of the scope
+    on, and the kernel makes ``extensions`` a dict that copy shares, so the error handler,
+    outside routing, sees it."""
+    extensions = request.scope.setdefault("extensions", {})
+    absent: list[str] | None = extensions.get(_ABSENT_KEY)
+    if absent is None:
+        extensions[_ABSENT_KEY] = [challenge]
+    elif challenge not in absent:
+        absent.append(challenge)
+
+
+def absent_challenges(request: Any) -> list[str]:
+    """The challenge schemes :func:`note_absent` noted for the request (none: ``[]``)."""
+    absent: list[str] | None = request.scope.get("extensions", {}).get(_ABSENT_KEY)
+    return list(absent or ())
+
 
 class Authenticator:
     """Validates bearer tokens and API keys for one app, as its ``[auth]`` settings say.
@@ -105,9 +131,11 @@ class Authenticator:
         async def verify_bearer(request: Any) -> Any:
             header = request.headers.get("authorization")
             if not header:
+                note_absent(request, BEARER)
                 return NO_VALUE
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer":
+                note_absent(request, BEARER)
                 return NO_VALUE
             token = token.strip()
             if not token:
@@ -134,8 +162,9 @@ class Authenticator:
             elif location == "cookie":
                 key = request.cookies.get(name)
             else:
-                return NO_VALUE
+                key = None
             if key is None:
+                note_absent(request, API_KEY)
                 return NO_VALUE
             info = check(key)
             if required:

@@ -2,6 +2,13 @@
 
 The reason goes to the log (with the request id, which every chassis log line carries) and to
 the rejection counter; the client gets a generic detail that tells an attacker nothing.
+
+The challenges follow the operation's schemes: ``Bearer`` (RFC 6750) for bearer, oauth2 and
+openIdConnect schemes, ``ApiKey`` for apiKey schemes. An API key is not an HTTP
+authentication scheme and has no registered challenge, but RFC 7235 section 3.1 wants a
+challenge on every 401, and a ``Bearer`` one would send the client off to fetch an OAuth
+token the operation does not take; ``ApiKey realm="..."`` (the challenge of a wrong key too)
+says which kind of credentials the operation wants.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from chassis import problem_response
 from connexion.exceptions import OAuthProblem, OAuthResponseProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
+from ._authenticator import BEARER, absent_challenges
 from ._errors import (
     INSUFFICIENT_SCOPE_DETAIL,
     INVALID_API_KEY_DETAIL,
@@ -63,11 +71,17 @@ class AuthErrorHandlers:
 
     async def unauthorized(self, request: ConnexionRequest, exc: OAuthProblem) -> ConnexionResponse:
         """401 with ``WWW-Authenticate``; ``error="invalid_token"`` unless nothing was sent
-        (RFC 6750 section 3.1: no error code when the request had no credentials)."""
+        (RFC 6750 section 3.1: no error code when the request had no credentials).
+
+        With nothing sent, one challenge per kind of scheme the operation accepts, in the
+        order of its ``security`` list (``Bearer`` when no scheme of the plugin's was tried:
+        a user's own ``security_map`` handler)."""
         reason, message = _classify(exc)
         self._refused(request, 401, reason, message)
         if reason == "missing":
-            challenge, detail = f"Bearer {self.realm}", MISSING_DETAIL
+            schemes = absent_challenges(request) or [BEARER]
+            challenge = ", ".join(f"{scheme} {self.realm}" for scheme in schemes)
+            detail = MISSING_DETAIL
         elif getattr(exc, "api_key", False):
             challenge, detail = f"ApiKey {self.realm}", INVALID_API_KEY_DETAIL
         else:

@@ -9,16 +9,38 @@ or Connexion's environment variables) keeps Connexion's behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from connexion.security import (
+    NO_VALUE,
     ApiKeySecurityHandler,
     BearerSecurityHandler,
     OAuthSecurityHandler,
 )
 
-from ._authenticator import Authenticator, SecurityFunction
+from ._authenticator import API_KEY, BEARER, Authenticator, SecurityFunction, note_absent
+
+
+def _noting_absence(
+    function: Callable[[Any], Any] | None, challenge: str
+) -> SecurityFunction | None:
+    """Connexion's own function for a scheme, noting when it finds no credentials (so the
+    401's challenge names the scheme, as for the plugin's functions)."""
+    if function is None:
+        return None
+
+    async def verify(request: Any) -> Any:
+        result = function(request)
+        while asyncio.iscoroutine(result):
+            result = await result
+        if result is NO_VALUE:
+            note_absent(request, challenge)
+        return result
+
+    return verify
 
 
 class ChassisBearerHandler(BearerSecurityHandler):
@@ -29,7 +51,7 @@ class ChassisBearerHandler(BearerSecurityHandler):
 
     def get_fn(self, security_scheme: dict[str, Any], required_scopes: Any) -> Any:
         if self._resolve_func(security_scheme) is not None:
-            return super().get_fn(security_scheme, required_scopes)
+            return _noting_absence(super().get_fn(security_scheme, required_scopes), BEARER)
         return self.authenticator.bearer_function(required_scopes)
 
 
@@ -41,7 +63,7 @@ class ChassisOAuthHandler(OAuthSecurityHandler):
 
     def get_fn(self, security_scheme: dict[str, Any], required_scopes: Any) -> Any:
         if self.get_tokeninfo_func(security_scheme) is not None:
-            return super().get_fn(security_scheme, required_scopes)
+            return _noting_absence(super().get_fn(security_scheme, required_scopes), BEARER)
         return self.authenticator.bearer_function(required_scopes)
 
 
@@ -53,7 +75,7 @@ class ChassisApiKeyHandler(ApiKeySecurityHandler):
 
     def get_fn(self, security_scheme: dict[str, Any], required_scopes: Any) -> Any:
         if self._resolve_func(security_scheme) is not None:
-            return super().get_fn(security_scheme, required_scopes)
+            return _noting_absence(super().get_fn(security_scheme, required_scopes), API_KEY)
         function: SecurityFunction = self.authenticator.api_key_function(
             security_scheme["in"], security_scheme["name"], required_scopes
         )
