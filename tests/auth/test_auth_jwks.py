@@ -259,3 +259,59 @@ def test_auth_shutdown_cancels_a_key_fetch_in_flight(
         assert _wait_for(lambda: auth_issuer.requests >= 1)
 
     assert time.monotonic() - started < 5.0
+
+
+def _plain_http_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "chassis.auth" and r.levelname == "WARNING" and "plain http" in r.getMessage()
+    ]
+
+
+def test_auth_plain_http_jwks_uri_from_discovery_warns_once(
+    auth_app: Any,
+    auth_issuer: LocalIssuer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The configured URL is loopback (no warning), but the discovery document sends for the
+    keys to another host over plain http: warned once, though discovery runs again after
+    each failed fetch."""
+    remote = "http://keys.example.invalid/jwks.json"  # RFC 6761: never resolves
+    document = {**auth_issuer.discovery(), "jwks_uri": remote}
+    monkeypatch.setattr(auth_issuer, "discovery", lambda: document)
+
+    with auth_app(jwks_min_refetch_interval=0, jwks_timeout=2).test_client() as client:
+        statuses = [client.get("/bearer", headers=auth_issuer.auth_header()) for _ in range(3)]
+
+    assert [r.status_code for r in statuses] == [503] * 3
+    assert auth_issuer.discovery_fetches >= 3
+    warnings = _plain_http_warnings(caplog)
+    assert len(warnings) == 1
+    assert remote in warnings[0] and auth_issuer.discovery_url in warnings[0]
+
+
+def test_auth_plain_http_keys_warn_only_off_the_loopback_interface(
+    auth_app: Any,
+    make_chassis_app: Any,
+    auth_issuer: LocalIssuer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import chassis_auth
+    from auth_spec import SPEC
+
+    def build(**auth: Any) -> None:
+        make_chassis_app(spec=SPEC, settings={"auth": auth}, plugins=[chassis_auth])
+
+    with auth_app().test_client() as client:  # discovery and keys on http://127.0.0.1
+        assert client.get("/bearer", headers=auth_issuer.auth_header()).status_code == 200
+    build(jwks_url="http://localhost:8081/jwks.json", audience=["a"])
+    build(jwks_url="http://[::1]:8081/jwks.json", audience=["a"])
+    build(jwks_url="https://login.example.com/jwks.json", audience=["a"])
+    assert _plain_http_warnings(caplog) == []
+
+    build(issuer="http://login.example.com", audience=["a"])  # warned at start-up
+    warnings = _plain_http_warnings(caplog)
+    assert len(warnings) == 1
+    assert "http://login.example.com/.well-known/openid-configuration" in warnings[0]

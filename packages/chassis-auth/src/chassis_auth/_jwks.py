@@ -10,12 +10,14 @@ share one fetch).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from jwt import PyJWK
@@ -92,6 +94,19 @@ def _parse_key(entry: Any, allowed: frozenset[str]) -> SigningKey | None:
     return SigningKey(kid=kid, kty=str(kty), algorithms=algorithms, key=parsed.key)
 
 
+def plain_http_off_host(url: str) -> bool:
+    """Whether ``url`` is plain ``http://`` to anything but the loopback interface."""
+    if not url.lower().startswith("http://"):
+        return False
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return True
+
+
 class JwksError(Exception):
     """The discovery document or the key set could not be fetched or used."""
 
@@ -124,6 +139,14 @@ class JwksCache:
         self.fetches = 0
         self._inflight: asyncio.Task[bool] | None = None
         self._background: set[asyncio.Task[bool]] = set()
+        self._warned_http: set[str] = set()
+        if self.source and plain_http_off_host(self.source):
+            self._warned_http.add(self.source)
+            logger.warning(
+                "signing keys come from %s over plain http: anyone on the network path can "
+                "swap them; use https for CHASSIS_AUTH__ISSUER / CHASSIS_AUTH__JWKS_URL",
+                self.source,
+            )
 
     # -- state ----------------------------------------------------------------------------
 
@@ -272,6 +295,15 @@ class JwksCache:
                 f"not {self._issuer!r}"
             )
         jwks_uri: str = document["jwks_uri"]
+        if plain_http_off_host(jwks_uri) and jwks_uri not in self._warned_http:
+            self._warned_http.add(jwks_uri)  # once: discovery runs again after a failed fetch
+            logger.warning(
+                "the discovery document %s points to signing keys at %s, over plain http: "
+                "anyone on the network path can swap them; the issuer should publish an https "
+                "jwks_uri (or set CHASSIS_AUTH__JWKS_URL to one)",
+                self._discovery,
+                jwks_uri,
+            )
         return jwks_uri
 
     def _failed(self, message: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from ._authenticator import Authenticator
 from ._metrics import metrics_for
@@ -28,8 +27,7 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
     options = app.middleware.options
     # App-wide, so every add_api gets it; a security_map given to App() or add_api() wins.
     options.security_map = {**security_map(authenticator), **(options.security_map or {})}
-    if authenticator.jwks is not None:
-        _warn_plain_http(settings.jwks_source)
+    if authenticator.jwks is not None:  # (its JwksCache warned about plain http already)
         logger.info(
             "bearer tokens: issuer %s, audience %s, keys from %s",
             settings.issuer or "(any)",
@@ -44,15 +42,3 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
     if not settings.api_keys:
         logger.debug("no API keys configured (CHASSIS_AUTH__API_KEYS)")
     return authenticator
-
-
-def _warn_plain_http(url: str | None) -> None:
-    if not url or not url.startswith("http://"):
-        return
-    if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1"):
-        return
-    logger.warning(
-        "signing keys come from %s over plain http: anyone on the network path can swap "
-        "them; use https for CHASSIS_AUTH__ISSUER / CHASSIS_AUTH__JWKS_URL",
-        url,
-    )
