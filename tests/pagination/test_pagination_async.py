@@ -16,8 +16,13 @@ import pytest
 from chassis_pagination import InvalidPageParameter, Page, paginate, paginate_async
 from pagination_support import Database, as_dict, follow, links, query_of
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncSession,
+    async_scoped_session,
+    async_sessionmaker,
+)
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 T = TypeVar("T")
 
@@ -343,3 +348,26 @@ def test_paginate_async_of_a_sequence_needs_no_sqlalchemy() -> None:
         """
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_scoped_sessions(db: Database) -> None:
+    """``scoped_session`` and ``async_scoped_session`` run pages like the sessions they wrap."""
+    item = db.item
+    keyset = [item.score.desc(), item.id.desc()]
+    scoped = scoped_session(sessionmaker(db.engine))
+    try:
+        expected = described(paginate(select(item), scoped, keyset=keyset, limit=30))
+    finally:
+        scoped.remove()
+
+    async def read() -> Page[Any]:
+        session = async_scoped_session(
+            async_sessionmaker(db.async_engine), scopefunc=asyncio.current_task
+        )
+        try:
+            return await paginate_async(select(item), session, keyset=keyset, limit=30)
+        finally:
+            await session.remove()
+
+    assert described(run(read)) == expected
+    assert len(expected["items"]) == 30

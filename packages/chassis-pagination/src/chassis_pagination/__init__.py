@@ -1,7 +1,8 @@
 """chassis-pagination: offset and keyset (cursor) pagination for chassis services.
 
-``paginate(source, session)`` in a handler cuts one page out of a SQLAlchemy ``Select``, a
-legacy ``Query`` or a sequence, as the request's ``offset``, ``limit`` and ``cursor`` say; the
+``paginate(source, session)`` in a handler (``await paginate_async(source, session)`` with an
+``AsyncSession``) cuts one page out of a SQLAlchemy ``Select``, a legacy ``Query`` or a
+sequence, as the request's ``offset``, ``limit`` and ``cursor`` say; the
 plugin (entry point ``pagination``) then adds an RFC 8288 ``Link`` header, ``X-Total-Count``
 when totals are on, and ``meta.pagination`` when the kernel's envelope is on.
 """
