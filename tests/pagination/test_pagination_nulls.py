@@ -148,7 +148,8 @@ def expected_ids(rows: list[dict[str, Any]], order: list[tuple[str, bool, bool]]
 
 class Walker:
     """Pages of ``select(item)`` by keyset, one session per page (as handlers do), through
-    ``paginate`` on a Session or ``paginate_async`` on an AsyncSession."""
+    ``paginate`` on a Session (``sync``), ``paginate_async`` on an AsyncSession (``async``),
+    or ``paginate`` of a legacy ``session.query(item)`` (``query``)."""
 
     def __init__(self, table: NullsTable, keyset: list[Any], mode: str) -> None:
         self.table = table
@@ -174,11 +175,12 @@ class Walker:
             assert page.has_prev == (page.prev_cursor is not None)
             return page.prev_cursor
 
-        if self.mode == "sync":
+        if self.mode in ("sync", "query"):
             for _ in range(pages):
                 with Session(self.table.engine) as session:
+                    source = session.query(self.table.item) if self.mode == "query" else statement
                     cursor = follow(
-                        paginate(statement, session, keyset=self.keyset, limit=LIMIT, cursor=cursor)
+                        paginate(source, session, keyset=self.keyset, limit=LIMIT, cursor=cursor)
                     )
                 if cursor is None:
                     break
@@ -217,7 +219,9 @@ ASYNC_TOO = ("two nullable", "nulls last desc", "not null then nullable")
 
 @pytest.mark.parametrize(
     ("name", "mode"),
-    [(name, "sync") for name in SPECS] + [(name, "async") for name in ASYNC_TOO],
+    [(name, "sync") for name in SPECS]
+    + [(name, "async") for name in ASYNC_TOO]
+    + [(name, "query") for name in ("two nullable", "nulls last desc")],
 )
 def test_every_row_once_in_order_forwards_and_backwards(
     shared_table: NullsTable, name: str, mode: str
