@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
 
 import chassis
 import flask
+import sqlalchemy
 import werkzeug.exceptions
 
 logger = logging.getLogger("core_handlers")
@@ -70,6 +72,31 @@ def abort_kind(kind: str) -> None:
 
 def outgoing_with_own_id() -> dict[str, str]:
     return chassis.outgoing_headers({"x-request-id": "caller-chose-this"})
+
+
+async def async_loop() -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {
+        "loop": id(asyncio.get_running_loop()),
+        "thread": threading.current_thread().name,
+        "request_id": chassis.current_context.request_id,
+        "path": flask.request.path,
+    }
+
+
+ASYNC_ENGINE: Any = None
+"""Set by the test: an async SQLAlchemy engine with a connection pool."""
+
+
+async def async_database() -> dict[str, Any]:
+    async with ASYNC_ENGINE.connect() as connection:
+        value = (await connection.execute(sqlalchemy.text("SELECT 1"))).scalar()
+    return {"value": value}
+
+
+async def async_boom() -> None:
+    await asyncio.sleep(0)
+    raise RuntimeError("async secret 42")
 
 
 def csv() -> tuple[str, int, dict[str, str]]:

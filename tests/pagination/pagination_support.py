@@ -43,9 +43,9 @@ class Database:
     @cached_property
     def async_engine(self) -> AsyncEngine:
         """An asyncio engine on the same database (``sqlite+aiosqlite``, or psycopg's asyncio
-        side of ``postgresql+psycopg``). ``NullPool``: under ``chassis.App`` (a Connexion
-        FlaskApp) every ``async def`` handler runs on an event loop of its own (asgiref's
-        ``async_to_sync``), and pooled asyncio connections must not move between loops."""
+        side of ``postgresql+psycopg``). ``NullPool``: the tests also call ``paginate_async``
+        directly, each call on an ``asyncio.run`` loop of its own, and pooled asyncio
+        connections must not move between loops."""
         return async_engine(self.engine, poolclass=NullPool)
 
 

@@ -4,18 +4,37 @@ Connexion 3's ``FlaskOperation.fn`` creates a ``FlaskDecorator`` on every call, 
 wrapper re-runs ``decorate()`` (``inspect.signature`` included) and rebuilds the URI parser
 per request. None of that depends on the request: here it is done once per operation, the
 first time the operation is served. Behaviour is unchanged; the request path is shorter.
+``async def`` handlers run on the process's long-lived loop (see ``chassis._event_loop``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from connexion.apps.flask import FlaskApi, FlaskASGIApp, FlaskOperation
 from connexion.decorators import FlaskDecorator
 
+from ._event_loop import handler_loop
+
 
 class _OnceFlaskDecorator(FlaskDecorator):
+    @property
+    def _sync_async_decorator(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            if not asyncio.iscoroutinefunction(function):
+                return function
+
+            @functools.wraps(function)
+            def on_handler_loop(*args: Any, **kwargs: Any) -> Any:
+                return handler_loop.run(function(*args, **kwargs))
+
+            return on_handler_loop
+
+        return decorator
+
     def __call__(self, function: Any) -> Any:
         decorated = self.decorate(function)
         uri_parser: list[Any] = []
