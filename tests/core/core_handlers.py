@@ -123,3 +123,25 @@ class Ctx:
 
     def __init__(self) -> None:
         self.correlation_id = "custom-" + threading.current_thread().name[:0] + "ok"
+
+
+class _BrokenMiddleware:
+    """An ASGI middleware with a bug: every HTTP request raises past the error handlers."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raise RuntimeError("middleware bug")
+        await self.app(scope, receive, send)
+
+
+class BrokenMiddlewarePlugin:
+    """A plugin that adds :class:`_BrokenMiddleware` before Connexion's exception handling."""
+
+    @chassis.hookimpl
+    def configure_app(self, app: Any) -> None:
+        from connexion.middleware import MiddlewarePosition
+
+        app.add_middleware(_BrokenMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)

@@ -57,7 +57,6 @@ def test_cors_from_environment_lists(make_chassis_app, spec, monkeypatch):
 
 
 def test_plugins_add_headers_that_cors_exposes(make_chassis_app, spec):
-    import chassis
 
     class Paging:
         @chassis.hookimpl
@@ -76,24 +75,10 @@ def test_plugins_add_headers_that_cors_exposes(make_chassis_app, spec):
 
 
 def test_a_500_from_a_broken_middleware_carries_cors_headers(make_chassis_app, spec):
-    from connexion.middleware import MiddlewarePosition
-
-    class Broken:
-        def __init__(self, app):
-            self.app = app
-
-        async def __call__(self, scope, receive, send):
-            if scope["type"] == "http":
-                raise RuntimeError("middleware bug")
-            await self.app(scope, receive, send)
-
-    class Plugin:
-        @chassis.hookimpl
-        def configure_app(self, app):
-            app.add_middleware(Broken, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    from core_handlers import BrokenMiddlewarePlugin
 
     settings = {"cors": {"enabled": True, "allow_origins": ["https://app.example"]}}
-    app = make_chassis_app(spec=spec, settings=settings, plugins=[Plugin()])
+    app = make_chassis_app(spec=spec, settings=settings, plugins=[BrokenMiddlewarePlugin()])
     with app.test_client(raise_server_exceptions=False) as client:
         response = client.get(
             "/items/1", headers={"Origin": "https://app.example", "X-Request-ID": "cors-500"}

@@ -144,23 +144,9 @@ def test_a_plugin_error_handler_replaces_the_kernels(make_chassis_app, spec):
 
 
 def test_a_broken_middleware_still_gets_a_problem_500_with_request_id(make_chassis_app, spec):
-    class Broken:
-        def __init__(self, app):
-            self.app = app
+    from core_handlers import BrokenMiddlewarePlugin
 
-        async def __call__(self, scope, receive, send):
-            if scope["type"] == "http":
-                raise RuntimeError("middleware bug")
-            await self.app(scope, receive, send)
-
-    class Plugin:
-        @chassis.hookimpl
-        def configure_app(self, app):
-            from connexion.middleware import MiddlewarePosition
-
-            app.add_middleware(Broken, position=MiddlewarePosition.BEFORE_EXCEPTION)
-
-    app = make_chassis_app(spec=spec, plugins=[Plugin()])
+    app = make_chassis_app(spec=spec, plugins=[BrokenMiddlewarePlugin()])
     with app.test_client(raise_server_exceptions=False) as client:
         response = client.get("/items/1", headers={"X-Request-ID": "mw-1"})
     assert response.status_code == 500
