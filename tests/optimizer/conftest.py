@@ -12,7 +12,7 @@ import chassis
 import chassis_optimizer
 import optimizer_views
 import pytest
-from optimizer_support import REDIS_HOST, REDIS_PORT, SPEC, AppMaker
+from optimizer_support import REDIS_HOST, REDIS_PORT, SPEC, AppMaker, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +88,13 @@ def key_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Settings:
+    """Optimizer settings for each backend: ``cache(**more)``."""
+    if request.param == "memory":
+        return lambda **more: dict(more)
+    url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("key_prefix")
+    return lambda **more: {"cache_url": url, "cache_key_prefix": prefix, **more}

@@ -324,6 +324,20 @@ def put_record(record_id: int, body: dict[str, Any], invalidate: str = "none") -
     return RECORDS[record_id]
 
 
+async def patch_record(record_id: int, body: dict[str, Any]) -> Any:
+    """An ``async def`` view (chassis runs it on an event loop of its own) that updates a
+    record and awaits ``ainvalidate`` for its path and its collection."""
+    import chassis_optimizer
+
+    if record_id not in RECORDS:
+        return {"title": "Not Found", "status": 404}, 404
+    RECORDS[record_id] = {**RECORDS[record_id], **body}
+    done = await chassis_optimizer.ainvalidate(
+        flask.current_app, path=flask.request.path, prefix="/records"
+    )
+    return {**RECORDS[record_id], "invalidated": done}
+
+
 def delete_record(record_id: int) -> Any:
     RECORDS.pop(record_id, None)
     return None, 204

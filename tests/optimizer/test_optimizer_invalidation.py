@@ -4,34 +4,12 @@ on the real Redis (two App instances sharing it, as two workers do)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import optimizer_views
 import pytest
 from chassis_optimizer import ainvalidate, invalidate
-from optimizer_support import AppMaker
-
-Settings = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Settings:
-    """Optimizer settings for each backend: ``cache(**more)``."""
-    if request.param == "memory":
-        return lambda **more: dict(more)
-    url = request.getfixturevalue("redis_url")
-    prefix = request.getfixturevalue("key_prefix")
-    return lambda **more: {"cache_url": url, "cache_key_prefix": prefix, **more}
-
-
-def status(response: Any) -> str:
-    """``hit``, ``stored`` (a miss that was stored) or ``miss``."""
-    value = response.headers["cache-status"]
-    if "; hit" in value:
-        return "hit"
-    return "stored" if value.endswith("; stored") else "miss"
+from optimizer_support import AppMaker, Settings, status
 
 
 def test_invalidating_a_path_from_a_view(make_app: AppMaker, cache: Settings) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -191,7 +192,12 @@ class Backend(Protocol):
 
 
 class MemoryCache:
-    """An LRU bounded in entries and bytes, for one process. Used from the event loop only.
+    """An LRU bounded in entries and bytes, for one process.
+
+    Safe from any thread: the server's loop looks up and stores, while invalidations may
+    come from a view's thread (``invalidate`` without a running server), from the loop of
+    ``async def`` views, or from any other loop. A lock (never held across an ``await``)
+    makes each operation atomic.
 
     Invalidation removes entries by path (an index of each path's keys). A request that was
     running its view meanwhile must not store what it read before the write: each
@@ -213,6 +219,7 @@ class MemoryCache:
         self.max_bytes = max_bytes
         self.on_evict = on_evict
         self.clock = clock
+        self._lock = threading.Lock()
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._path_of: dict[str, str] = {}
         self._keys_of: dict[str, set[str]] = {}
@@ -225,9 +232,14 @@ class MemoryCache:
         return len(self._entries)
 
     async def lookup(self, base: str, path: str) -> tuple[Slot, Entry | None]:
-        return Slot(base, path, fence=self.invalidations), await self.get(base)
+        with self._lock:
+            return Slot(base, path, fence=self.invalidations), self._get(base)
 
     async def get(self, key: str) -> Entry | None:
+        with self._lock:
+            return self._get(key)
+
+    def _get(self, key: str) -> Entry | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -238,10 +250,18 @@ class MemoryCache:
         return entry
 
     async def store(self, slot: Slot, entry: Entry) -> None:
-        if self.current(slot):
-            await self.set(slot.key, entry, slot.path)
+        evicted = 0
+        with self._lock:
+            if self._current(slot):
+                evicted = self._set(slot.key, entry, slot.path)
+        if evicted and self.on_evict is not None:
+            self.on_evict(evicted)
 
     def current(self, slot: Slot) -> bool:
+        with self._lock:
+            return self._current(slot)
+
+    def _current(self, slot: Slot) -> bool:
         if slot.fence == self.invalidations:
             return True
         log = self._log
@@ -253,9 +273,16 @@ class MemoryCache:
         )
 
     async def set(self, key: str, entry: Entry, path: str = "") -> None:
+        with self._lock:
+            evicted = self._set(key, entry, path)
+        if evicted and self.on_evict is not None:
+            self.on_evict(evicted)
+
+    def _set(self, key: str, entry: Entry, path: str) -> int:
+        """Keep ``entry``; the number of live entries evicted to make room."""
         size = entry.size
         if size > self.max_bytes:
-            return
+            return 0
         if key in self._entries:
             self._remove(key)
         self._entries[key] = entry
@@ -268,8 +295,7 @@ class MemoryCache:
             self._remove(oldest)
             if old.expires_at > self.clock():
                 evicted += 1
-        if evicted and self.on_evict is not None:
-            self.on_evict(evicted)
+        return evicted
 
     def _remove(self, key: str) -> None:
         entry = self._entries.pop(key)
@@ -281,17 +307,18 @@ class MemoryCache:
             del self._keys_of[path]
 
     async def invalidate(self, paths: list[str], prefixes: list[str], keep: float) -> bool:
-        for path in paths:
-            self.invalidations += 1
-            self._log.append((self.invalidations, False, path))
-            for key in list(self._keys_of.get(path, ())):
-                self._remove(key)
-        for prefix in prefixes:
-            self.invalidations += 1
-            self._log.append((self.invalidations, True, prefix))
-            for path in [path for path in self._keys_of if covers(prefix, path)]:
-                for key in list(self._keys_of[path]):
+        with self._lock:
+            for path in paths:
+                self.invalidations += 1
+                self._log.append((self.invalidations, False, path))
+                for key in list(self._keys_of.get(path, ())):
                     self._remove(key)
+            for prefix in prefixes:
+                self.invalidations += 1
+                self._log.append((self.invalidations, True, prefix))
+                for path in [path for path in self._keys_of if covers(prefix, path)]:
+                    for key in list(self._keys_of[path]):
+                        self._remove(key)
         return True
 
     async def health(self) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """``invalidate`` / ``ainvalidate``: application code drops cached responses after a write.
 
-The backend belongs to the server's event loop (the Redis client's connections, the memory
-LRU that only the loop touches), so the work always runs there: awaited directly from a
-coroutine on that loop, handed to it from a Flask view's thread (or another loop). Without
-a running server (a script, a test client used without ``with``), it runs in the caller.
+While the server runs, the work runs on its event loop (which owns the Redis client's
+connections): awaited directly from a coroutine on that loop, handed to it from a Flask
+view's thread or another loop (chassis runs ``async def`` views on a loop of its own).
+Without a running server (a script, a test client used without ``with``, uvicorn
+``--lifespan off``), it runs in the caller: the memory cache is locked against the server's
+concurrent requests, and Redis is reached through a client of the caller's loop.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def find_optimizer(app: Any) -> Optimizer | None:
     return None
 
 
+def describe(paths: list[str], prefixes: list[str]) -> str:
+    """``/a, /b, /c*``: what an invalidation covers, for a log message."""
+    return ", ".join([*paths, *(f"{prefix}*" for prefix in prefixes)])
+
+
 def _targets(path: Paths, prefix: Paths) -> tuple[list[str], list[str]]:
     paths, prefixes = as_list(path, "path"), as_list(prefix, "prefix")
     if path is None and prefix is None:
@@ -51,8 +58,36 @@ def _owner(optimizer: Optimizer) -> asyncio.AbstractEventLoop | None:
     return loop
 
 
+def _hand_over(
+    optimizer: Optimizer, paths: list[str], prefixes: list[str], loop: asyncio.AbstractEventLoop
+) -> concurrent.futures.Future[bool] | None:
+    """The invalidation scheduled on the server's ``loop``; ``None`` when that loop closed
+    meanwhile (the caller then does the work itself)."""
+    work = optimizer.invalidate(paths, prefixes)
+    try:
+        return asyncio.run_coroutine_threadsafe(work, loop)
+    except RuntimeError:  # the loop is closed
+        work.close()
+        return None
+
+
+def _given_up(paths: list[str], prefixes: list[str], why: str) -> bool:
+    logger.warning(
+        "response cache: invalidation of %s %s; their entries may be served until they expire",
+        describe(paths, prefixes),
+        why,
+    )
+    return False
+
+
+def _wait(optimizer: Optimizer) -> float:
+    """How long a caller waits for the server's loop to do an invalidation."""
+    return optimizer.settings.cache_timeout * 2 + 5
+
+
 async def ainvalidate(app: Any, path: Paths = None, *, prefix: Paths = None) -> bool:
-    """Drop cached responses, from async code. See :func:`invalidate`."""
+    """Drop cached responses, from async code (an ``async def`` view, the server's loop, any
+    other loop). See :func:`invalidate`."""
     paths, prefixes = _targets(path, prefix)
     optimizer = find_optimizer(app)
     if optimizer is None:
@@ -60,23 +95,38 @@ async def ainvalidate(app: Any, path: Paths = None, *, prefix: Paths = None) -> 
     loop = _owner(optimizer)
     if loop is None or loop is asyncio.get_running_loop():
         return await optimizer.invalidate(paths, prefixes)
-    handed = asyncio.run_coroutine_threadsafe(optimizer.invalidate(paths, prefixes), loop)
-    return await asyncio.wrap_future(handed)
+    # Another loop (chassis runs async def views on a loop of its own): the backend's
+    # connections belong to the server's loop, which does the work.
+    handed = _hand_over(optimizer, paths, prefixes, loop)
+    if handed is None:
+        return await optimizer.invalidate(paths, prefixes)
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(handed), _wait(optimizer))
+    except asyncio.TimeoutError:
+        return _given_up(paths, prefixes, f"took more than {_wait(optimizer):g} s")
+    except asyncio.CancelledError:
+        if not handed.cancelled():
+            raise  # the caller is cancelled
+        return _given_up(paths, prefixes, "was cancelled (the server is stopping)")
 
 
 def invalidate(app: Any, path: Paths = None, *, prefix: Paths = None) -> bool:
     """Drop the cached responses of ``path`` and of every path under ``prefix``.
 
     :param app: the :class:`chassis.App`, or its Flask application (``flask.current_app``).
-    :param path: a URL path as the client sends it, percent-decoded (``flask.request.path``),
-        or several: each one's responses for every query string, host, scheme, credential
-        and ``Vary`` value are dropped, in every worker sharing the Redis cache.
+    :param path: a URL path relative to the app, percent-decoded, as ``flask.request.path``
+        gives it (the API's base path included, a server's root path not), or several: each
+        one's responses for every query string, host, scheme, credential and ``Vary`` value
+        are dropped, in every worker sharing the Redis cache.
     :param prefix: a path (or several) whose whole subtree is dropped, by segments:
         ``/premises`` covers ``/premises``, ``/premises/7`` and ``/premises/7/notes``, not
         ``/premises-archive``; ``/`` covers everything.
     :return: ``True`` once done (also when the plugin or the cache is off); ``False`` when
-        Redis failed (logged): entries may then be served until they expire.
-    :raises RuntimeError: when called on the server's event loop (use :func:`ainvalidate`).
+        it failed (Redis unreachable, an unexpected error; logged): entries may then be
+        served until they expire. It never raises for a failed invalidation.
+    :raises RuntimeError: when called from async code (an event loop is running in this
+        thread: use :func:`ainvalidate`).
+    :raises TypeError, ValueError: for invalid arguments.
 
     Call it after the write is committed and before answering, so that the client's next
     read misses. Blocks for one Redis round trip (or a few microseconds in memory).
@@ -95,18 +145,13 @@ def invalidate(app: Any, path: Paths = None, *, prefix: Paths = None) -> bool:
             "`await chassis_optimizer.ainvalidate(...)`"
         )
     loop = _owner(optimizer)
-    if loop is None:
+    handed = None if loop is None else _hand_over(optimizer, paths, prefixes, loop)
+    if handed is None:  # no running server: the work is done here
         return asyncio.run(optimizer.invalidate(paths, prefixes))
-    handed = asyncio.run_coroutine_threadsafe(optimizer.invalidate(paths, prefixes), loop)
-    timeout = optimizer.settings.cache_timeout * 2 + 5
     try:
-        return handed.result(timeout)
+        return handed.result(_wait(optimizer))
     except concurrent.futures.TimeoutError:
         handed.cancel()
-        logger.warning(
-            "response cache: invalidation of %s took more than %g s; their entries may be "
-            "served until they expire",
-            ", ".join([*paths, *(f"{prefix}*" for prefix in prefixes)]),
-            timeout,
-        )
-        return False
+        return _given_up(paths, prefixes, f"took more than {_wait(optimizer):g} s")
+    except concurrent.futures.CancelledError:
+        return _given_up(paths, prefixes, "was cancelled (the server is stopping)")

@@ -28,6 +28,7 @@ from ._http import (
     opaque_tag,
     without,
 )
+from ._paths import app_path
 from ._policy import RoutePolicy
 from ._state import STATE_KEY, Optimizer, RequestState
 
@@ -52,7 +53,7 @@ class OptimizerMiddleware:
         self.optimizer = optimizer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.optimizer.excluded(scope["path"]):
+        if scope["type"] != "http" or self.optimizer.excluded(app_path(scope)):
             await self.app(scope, receive, send)
             return
         # Connexion's routing copies the scope: without this dict shared by both copies, what

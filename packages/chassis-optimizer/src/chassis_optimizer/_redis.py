@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from ._cache import Entry, Slot
@@ -98,6 +98,16 @@ def generation_keys(prefix: str, path: str) -> tuple[str, ...]:
     )
 
 
+class _Bound(NamedTuple):
+    """A Redis client, the loop it belongs to, and its scripts."""
+
+    client: Any
+    loop: asyncio.AbstractEventLoop
+    lookup: Any
+    claim: Any
+    release: Any
+
+
 class RedisCache:
     """Entries in Redis, expiring there (``SET ... PX``), shared by every process and replica."""
 
@@ -125,25 +135,29 @@ class RedisCache:
         self.on_error = on_error
         self.reachable: bool | None = None
         self.last_error: str | None = None
-        self._client: Any = None
-        self._lookup: Any = None
-        self._claim: Any = None
-        self._release: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bound: _Bound | None = None
+        """The client of the loop that uses the cache (and its scripts), swapped as one."""
+        self._closed_on: asyncio.AbstractEventLoop | None = None
+        """The loop of a server that shut down: its late requests open no client."""
         self._down_until = 0.0
         self._last_warning: float | None = None
 
-    def _redis(self) -> Any:
+    def _redis(self) -> _Bound:
         # A client (and its pool) belongs to one event loop; a new loop (a test client without
         # `with`, a new worker) gets its own.
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = self._new_client()
-            self._lookup = self._client.register_script(LOOKUP)
-            self._claim = self._client.register_script(CLAIM)
-            self._release = self._client.register_script(RELEASE)
-            self._loop = loop
-        return self._client
+        bound = self._bound
+        if bound is None or bound.loop is not loop:
+            client = self._new_client()
+            bound = _Bound(
+                client,
+                loop,
+                client.register_script(LOOKUP),
+                client.register_script(CLAIM),
+                client.register_script(RELEASE),
+            )
+            self._bound = bound
+        return bound
 
     def _new_client(self) -> Any:
         from redis.asyncio import Redis
@@ -162,8 +176,9 @@ class RedisCache:
     async def _connection(self) -> AsyncIterator[Any]:
         """The client, or on another loop than the one that owns it (an invalidation from
         outside the server), a client of this call's own."""
-        if self._client is not None and self._loop is asyncio.get_running_loop():
-            yield self._client
+        bound = self._bound
+        if bound is not None and bound.loop is asyncio.get_running_loop():
+            yield bound.client
             return
         client = self._new_client()
         try:
@@ -173,7 +188,16 @@ class RedisCache:
 
     @property
     def bypassed(self) -> bool:
-        """Whether the cache is skipped for now, after a failure."""
+        """Whether the cache is skipped for now: after a failure, or for a request still
+        running on the loop of a server that shut down (it would open a client nobody
+        closes)."""
+        closed = self._closed_on
+        if closed is not None:
+            try:
+                if asyncio.get_running_loop() is closed:
+                    return True
+            except RuntimeError:  # pragma: no cover - always asked from a coroutine
+                pass
         return self._down_until > time.monotonic()
 
     def _failed(self, error: BaseException) -> None:
@@ -205,8 +229,9 @@ class RedisCache:
         if self.bypassed:
             return slot, None
         try:
-            self._redis()
-            suffix, data = await self._lookup(keys=[base, *generation_keys(self.key_prefix, path)])
+            suffix, data = await self._redis().lookup(
+                keys=[base, *generation_keys(self.key_prefix, path)]
+            )
         except Exception as error:  # any failure of the cache is a miss, never a 500
             self._failed(error)
             return slot, None
@@ -221,7 +246,7 @@ class RedisCache:
         if milliseconds <= 0:
             return
         try:
-            await self._redis().set(slot.key, entry.to_bytes(), px=milliseconds)
+            await self._redis().client.set(slot.key, entry.to_bytes(), px=milliseconds)
         except Exception as error:
             self._failed(error)
             return
@@ -259,8 +284,7 @@ class RedisCache:
             return None
         milliseconds = max(1, int(seconds * 1000))
         try:
-            self._redis()
-            reply = await self._claim(
+            reply = await self._redis().claim(
                 keys=[slot.key, slot.key + ":fill"], args=[token, milliseconds]
             )
         except Exception as error:
@@ -276,7 +300,7 @@ class RedisCache:
         if self.bypassed:
             return None, False
         try:
-            data, token = await self._redis().mget(slot.key, slot.key + ":fill")
+            data, token = await self._redis().client.mget(slot.key, slot.key + ":fill")
         except Exception as error:
             self._failed(error)
             return None, False
@@ -288,14 +312,14 @@ class RedisCache:
         if self.bypassed:
             return  # it expires
         try:
-            self._redis()
-            await self._release(keys=[slot.key + ":fill"], args=[token])
+            await self._redis().release(keys=[slot.key + ":fill"], args=[token])
         except Exception as error:
             self._failed(error)
 
     async def health(self) -> dict[str, Any]:
         try:
-            await asyncio.wait_for(self._redis().ping(), self.timeout * 2)
+            async with self._connection() as client:
+                await asyncio.wait_for(client.ping(), self.timeout * 2)
         except Exception as error:
             self._failed(error if str(error) else TimeoutError("no answer"))
         else:
@@ -312,15 +336,18 @@ class RedisCache:
 
     async def start(self) -> None:
         """Create the client (its pool connects on first use) on the server's event loop."""
+        self._closed_on = None
         self._redis()
 
     async def close(self) -> None:
-        """Close the client's connections (at the server's shutdown)."""
-        client, self._client = self._client, None
-        self._lookup = self._claim = self._release = None
-        self._loop = None
-        if client is not None:
+        """Close the client's connections (at the server's shutdown). Until the next
+        :meth:`start`, requests still running on this loop bypass the cache instead of
+        opening a client nobody would close; invalidations use a client of their own,
+        closed after use."""
+        self._closed_on = asyncio.get_running_loop()
+        bound, self._bound = self._bound, None
+        if bound is not None:
             try:
-                await client.aclose()
+                await bound.client.aclose()
             except Exception:  # pragma: no cover - closing a broken connection
                 logger.debug("response cache: closing the Redis client failed", exc_info=True)

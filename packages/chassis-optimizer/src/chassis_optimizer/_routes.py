@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._cache import Entry, Slot, cache_key, storable_headers, strong_etag
 from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
-from ._paths import parent
+from ._paths import app_path, parent
 from ._policy import RoutePolicy, operation_policy
 from ._state import STATE_KEY, Optimizer, RequestState, current_policy
 
@@ -68,7 +68,7 @@ class _Operation:
         backend = optimizer.backend
         status_header = optimizer.settings.cache_status_header
         base = cache_key(optimizer.key_prefix, scope, self.vary, self.credentials)
-        slot, entry = await backend.lookup(base, scope["path"])
+        slot, entry = await backend.lookup(base, app_path(scope))
         now = time.time()
         if entry is not None and entry.expires_at <= now:
             entry = None
@@ -108,7 +108,7 @@ class _Operation:
 
         async def invalidating(message: Message) -> None:
             if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
-                path: str = scope["path"]
+                path = app_path(scope)
                 await optimizer.invalidate([parent(path)], [path])
             await send(message)
 

@@ -14,6 +14,7 @@ from ._cache import Backend, MemoryCache
 from ._codecs import compressors
 from ._flight import Flights
 from ._http import MediaTypes
+from ._invalidate import describe
 from ._metrics import OptimizerMetrics
 from ._paths import prefix_of
 from ._policy import RoutePolicy, global_policy
@@ -158,18 +159,28 @@ class Optimizer:
         await self.backend.close()
 
     async def invalidate(self, paths: list[str], prefixes: list[str]) -> bool:
-        """Drop the cached responses of ``paths`` and of every path under ``prefixes``; on
-        the event loop that owns the backend. ``False`` when the backend failed."""
+        """Drop the cached responses of ``paths`` and of every path under ``prefixes``.
+        ``False`` when it failed (logged): never raises, so a failed invalidation never
+        turns the write that asked for it into a 500."""
         if not self.settings.cache_enabled or not (paths or prefixes):
             return True
         keep = max(self.settings.cache_ttl, self.longest_ttl) + GENERATION_MARGIN
         trees = list(dict.fromkeys(prefix_of(prefix) for prefix in prefixes))
-        done = await self.backend.invalidate(list(dict.fromkeys(paths)), trees, keep)
+        try:
+            done = await self.backend.invalidate(list(dict.fromkeys(paths)), trees, keep)
+        except Exception:
+            logger.warning(
+                "response cache: invalidation of %s failed; their entries may be served "
+                "until they expire",
+                describe(paths, prefixes),
+                exc_info=True,
+            )
+            return False
         if not done:
             logger.warning(
                 "response cache: invalidation of %s failed; their entries may be served "
                 "until they expire",
-                ", ".join([*paths, *(f"{prefix}*" for prefix in prefixes)]),
+                describe(paths, prefixes),
             )
         return done
 
