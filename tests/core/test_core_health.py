@@ -228,3 +228,14 @@ def test_a_check_that_later_times_out_keeps_its_name(make_chassis_app):
         flaky.delay = 1
         body = client.get("/readyz").json()
     assert body["checks"] == {"database": {"status": "down", "error": "timed out after 0.2 s"}}
+
+
+def test_probes_answer_under_a_root_path(make_chassis_app, spec):
+    # uvicorn --root-path /svc (a path-prefix proxy): the server puts /svc in the ASGI path.
+    app = make_chassis_app(spec=spec, settings={"service_name": "svc"})
+    with app.test_client(root_path="/svc") as client:
+        live = client.get("/svc/healthz")
+        ready = client.get("/svc/readyz")
+        item = client.get("/svc/items/1")
+    assert (live.status_code, ready.status_code, item.status_code) == (200, 200, 200)
+    assert live.json()["service"] == "svc"

@@ -179,6 +179,15 @@ def test_metrics_separate_port_in_use_stops_start_up(make_chassis_app: Any) -> N
             pass
 
 
+def test_metrics_endpoint_under_a_root_path(make_chassis_app: Any) -> None:
+    app = make_chassis_app(spec=SPEC, plugins=PLUGINS)
+    with app.test_client(root_path="/svc") as client:  # uvicorn --root-path /svc
+        client.get("/svc/items/1")
+        response = client.get("/svc/metrics")
+    assert response.status_code == 200
+    assert 'route="/items/{item_id}"' in response.text
+
+
 def test_metrics_disabled_plugin_serves_nothing(make_chassis_app: Any) -> None:
     app = make_chassis_app(spec=SPEC, plugins=PLUGINS, settings={"metrics": {"enabled": False}})
     with app.test_client() as client:

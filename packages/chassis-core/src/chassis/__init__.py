@@ -11,6 +11,7 @@ from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
 from ._markers import hookimpl, hookspec
 from ._outgoing import outgoing_headers
+from ._paths import app_path
 from ._plugins import ENTRY_POINT_GROUP, PluginError, PluginInfo
 from ._problem import problem_response
 from ._resolver import MultipleResourceResolver
@@ -42,6 +43,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "__version__",
+    "app_path",
     "current_context",
     "get_context",
     "hookimpl",

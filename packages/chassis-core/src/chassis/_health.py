@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._paths import app_path
 from ._redact import redact_credentials, redact_values
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class HealthMiddleware:
         self.readiness_path = readiness_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path") if scope["type"] == "http" else None
+        path = app_path(scope) if scope["type"] == "http" else None
         if path not in (self.liveness_path, self.readiness_path):
             await self.app(scope, receive, send)
             return

@@ -52,7 +52,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
+        path = chassis.app_path(scope)
         if path in self.excluded or (self.prefixes and path.startswith(self.prefixes)):
             if path == self.serve_path:
                 await self._serve(scope, receive, send)

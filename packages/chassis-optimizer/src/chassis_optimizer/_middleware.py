@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chassis import app_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._cache import strong_etag
@@ -28,7 +29,6 @@ from ._http import (
     opaque_tag,
     without,
 )
-from ._paths import app_path
 from ._policy import RoutePolicy
 from ._state import STATE_KEY, Optimizer, RequestState
 

@@ -6,25 +6,11 @@ A prefix is kept without its trailing slashes, the root being ``""``: ``/premise
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
 
 MAX_DEPTH = 32
 """Prefixes deeper than this many segments invalidate their ancestor of this depth."""
-
-
-def app_path(scope: Mapping[str, Any]) -> str:
-    """The request's path relative to the app, as Flask's ``request.path`` gives it: the
-    ASGI ``path`` without the server's ``root_path`` (uvicorn ``--root-path``, a path-prefix
-    proxy), which servers include in ``path``; the API's base path stays."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path") or ""
-    if root and path.startswith(root):
-        rest = path[len(root) :]
-        if not rest or rest.startswith("/"):
-            return rest or "/"
-    return path
 
 
 def check_path(path: object, what: str) -> str:

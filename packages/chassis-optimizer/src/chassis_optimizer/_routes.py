@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chassis import app_path
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._cache import Entry, Slot, cache_key, storable_headers, strong_etag
 from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
-from ._paths import app_path, parent
+from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
 from ._state import STATE_KEY, Optimizer, RequestState, current_policy
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from chassis import get_context
+from chassis import app_path, get_context
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter
@@ -106,8 +106,8 @@ class TracingMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if self.is_excluded(path):
+        path: str = scope["path"]  # url.path: as the client sent it
+        if self.is_excluded(app_path(scope)):
             await self.app(scope, receive, send)
             return
 
