@@ -80,6 +80,14 @@ def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
 
 
 @chassis.hookimpl
+async def shutdown(app: chassis.App) -> None:
+    """Flush buffered spans when the server stops."""
+    tracing = _RUNTIMES.get(app)
+    if tracing is not None:
+        await tracing.aflush()
+
+
+@chassis.hookimpl
 def outgoing_headers(headers: dict[str, str]) -> None:
     from opentelemetry import propagate
 

@@ -101,10 +101,7 @@ class TracingMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         path: str = scope["path"]  # url.path: as the client sent it
         if self.is_excluded(app_path(scope)):
@@ -201,16 +198,6 @@ class TracingMiddleware:
         if span.is_recording():
             span.set_attributes(_request_attributes(scope, scope["headers"]))
         return span, span_method
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Flush buffered spans when the server shuts the application down."""
-
-        async def send_flushing(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                await self.runtime.aflush()
-            await send(message)
-
-        await self.app(scope, receive, send_flushing)
 
 
 def _finish(
