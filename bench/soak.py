@@ -148,7 +148,8 @@ def main() -> int:
 
     from chassis_auth.testing import LocalIssuer
 
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
+    # The tests' OTLP receiver (and the helpers it imports from tests/).
+    sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "tests")]
     from production_support import OtlpReceiver  # type: ignore[import-not-found]
 
     workdir = Path(tempfile.mkdtemp(prefix="chassis-soak-"))
