@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
+import textwrap
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -15,6 +18,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def eventually(check: Callable[[], bool], within: float = 5.0, step: float = 0.02) -> bool:
+    """Poll ``check`` until it is true (``True``) or ``within`` seconds pass (its last answer)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
 
 
 def wait_until_serving(
@@ -33,3 +46,18 @@ def wait_until_serving(
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer in {timeout} s")
         time.sleep(0.1)
+
+
+def run_python(
+    code: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) in a fresh interpreter, with ``args`` as ``sys.argv[1:]``: what
+    importing really loads, or a run whose hang must fail one test, not stall the suite."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

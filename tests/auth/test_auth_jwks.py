@@ -9,15 +9,7 @@ from typing import Any
 
 import pytest
 from chassis_auth.testing import LocalIssuer
-
-
-def _wait_for(condition: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from chassis_test_support import eventually
 
 
 def test_auth_keys_found_by_discovery_and_cached(client: Any, auth_issuer: LocalIssuer) -> None:
@@ -105,7 +97,7 @@ def test_auth_stale_keys_refresh_in_the_background(auth_app: Any, auth_issuer: L
         started = time.monotonic()
         assert client.get("/bearer", headers=auth_issuer.auth_header()).status_code == 200
         assert time.monotonic() - started < 1.0
-        assert _wait_for(lambda: auth_issuer.fetches == 2)
+        assert eventually(lambda: auth_issuer.fetches == 2)
 
 
 def test_auth_jwks_down_cached_keys_keep_working(auth_app: Any, auth_issuer: LocalIssuer) -> None:
@@ -243,7 +235,7 @@ def test_auth_keys_load_when_the_server_starts(auth_app: Any, auth_issuer: Local
     assert auth_issuer.fetches == 0  # building the app fetches nothing
 
     with app.test_client() as client:  # runs the lifespan: the startup hook
-        assert _wait_for(lambda: auth_issuer.fetches == 1)  # before any request
+        assert eventually(lambda: auth_issuer.fetches == 1)  # before any request
         assert client.get("/bearer", headers=auth_issuer.auth_header()).status_code == 200
 
     assert auth_issuer.fetches == 1
@@ -256,7 +248,7 @@ def test_auth_shutdown_cancels_a_key_fetch_in_flight(
 
     started = time.monotonic()
     with auth_app().test_client():
-        assert _wait_for(lambda: auth_issuer.requests >= 1)
+        assert eventually(lambda: auth_issuer.requests >= 1)
 
     assert time.monotonic() - started < 5.0
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
+from chassis_test_support import run_python
 
 
 def test_async_handlers_share_one_loop_and_see_the_request(chassis_client_for_spec):
@@ -48,14 +48,7 @@ def test_a_pooled_async_engine_serves_every_request(postgres_url, spec):
     # request (Connexion's FlaskApp alone) requests hang on pooled connections; in a process
     # of its own, so that a hang fails this test instead of stalling the whole run.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(spec.parent), *sys.path])}
-    done = subprocess.run(
-        [sys.executable, "-c", _POOLED_ENGINE_SERVICE, postgres_url, str(spec)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python(_POOLED_ENGINE_SERVICE, postgres_url, str(spec), env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["40", "{1}"]
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from chassis_auth.testing import LocalIssuer
+from chassis_test_support import eventually
 from production_support import (
     OtlpReceiver,
     RedisServer,
@@ -56,15 +57,6 @@ def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = call()
     return response, time.monotonic() - started
-
-
-def eventually(check: Callable[[], bool], within: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def assert_problem(response: httpx.Response, *statuses: int) -> None:

@@ -15,6 +15,7 @@ import chassis_metrics
 import optimizer_views
 import pytest
 from chassis_optimizer import get_optimizer
+from chassis_test_support import eventually
 from optimizer_support import AppMaker
 
 Settings = Callable[..., dict[str, Any]]
@@ -47,14 +48,6 @@ def waiting(app: chassis.App) -> int:
             continue
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.005)
-
-
 def held(view: str) -> optimizer_views.Gate:
     gate = optimizer_views.gates[view] = optimizer_views.Gate()
     return gate
@@ -79,7 +72,7 @@ def test_a_burst_of_misses_runs_the_view_once(
             leader = pool.submit(client.get, "/slow-records/1")
             assert gate.entered.wait(5)
             followers = [pool.submit(client.get, "/slow-records/1") for _ in range(9)]
-            wait_until(lambda: waiting(app) == 9, "9 followers wait")
+            assert eventually(lambda: waiting(app) == 9, step=0.005), "9 followers wait"
         finally:
             gate.release.set()
         responses = [leader.result(10), *results(followers)]
@@ -106,7 +99,7 @@ def test_a_failing_leader_lets_its_followers_run_the_view(
             leader = pool.submit(client.get, "/flaky-records/1")
             assert gate.entered.wait(5)
             followers = [pool.submit(client.get, "/flaky-records/1") for _ in range(5)]
-            wait_until(lambda: waiting(app) == 5, "5 followers wait")
+            assert eventually(lambda: waiting(app) == 5, step=0.005), "5 followers wait"
         finally:
             gate.release.set()
         failed = leader.result(10)
@@ -158,7 +151,9 @@ def test_workers_sharing_redis_run_the_view_once(
             local = [pool.submit(one.get, "/slow-records/3") for _ in range(3)]
             remote = [pool.submit(two.get, "/slow-records/3") for _ in range(6)]
             # Worker two's first request polls Redis; its other five wait for that one.
-            wait_until(lambda: waiting(first) == 3 and waiting(second) == 6, "all wait")
+            assert eventually(lambda: waiting(first) == 3 and waiting(second) == 6, step=0.005), (
+                "all wait"
+            )
         finally:
             gate.release.set()
         responses = [leader.result(10), *results(local), *results(remote)]
@@ -180,7 +175,9 @@ def test_a_failing_leader_in_another_worker(
             leader = pool.submit(one.get, "/flaky-records/4")
             assert gate.entered.wait(5)
             remote = [pool.submit(two.get, "/flaky-records/4") for _ in range(4)]
-            wait_until(lambda: waiting(second) == 4, "worker two waits for worker one")
+            assert eventually(lambda: waiting(second) == 4, step=0.005), (
+                "worker two waits for worker one"
+            )
         finally:
             gate.release.set()
         failed = leader.result(10)

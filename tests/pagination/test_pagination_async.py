@@ -6,14 +6,12 @@ directly."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
 from chassis_pagination import InvalidPageParameter, Page, paginate, paginate_async
+from chassis_test_support import run_python
 from pagination_support import Database, as_dict, follow, links, query_of
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import (
@@ -300,18 +298,8 @@ def test_wrong_kind_of_session_is_a_clear_type_error(db: Database) -> None:
 # Nothing imports sqlalchemy.ext.asyncio for those who never use it.
 
 
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_sync_pagination_does_not_import_sqlalchemy_asyncio() -> None:
-    result = _python(
+    result = run_python(
         """
         import sys
         from chassis_pagination import paginate, paginate_async
@@ -337,7 +325,7 @@ def test_sync_pagination_does_not_import_sqlalchemy_asyncio() -> None:
 
 
 def test_paginate_async_of_a_sequence_needs_no_sqlalchemy() -> None:
-    result = _python(
+    result = run_python(
         """
         import asyncio, sys
         sys.modules["sqlalchemy"] = None  # as if it were not installed

@@ -4,9 +4,6 @@ supports; the plugin's packaging (entry point, no SQLAlchemy needed for sequence
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ from typing import Any
 import chassis_pagination
 import pytest
 from chassis_pagination import components, components_path, paginate, with_components
+from chassis_test_support import run_python
 from connexion.resolver import Resolver
 from pagination_support import links
 
@@ -184,18 +182,8 @@ def test_the_plugin_is_found_by_its_entry_point(make_chassis_app: Any) -> None:
     assert app.settings.pagination.default_limit == 25  # type: ignore[attr-defined]
 
 
-def _python(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_importing_the_plugin_does_not_import_sqlalchemy() -> None:
-    result = _python(
+    result = run_python(
         """
         import sys
         import chassis_pagination
@@ -207,7 +195,7 @@ def test_importing_the_plugin_does_not_import_sqlalchemy() -> None:
 
 
 def test_sequences_need_no_sqlalchemy() -> None:
-    result = _python(
+    result = run_python(
         """
         import sys
         sys.modules["sqlalchemy"] = None  # as if it were not installed
