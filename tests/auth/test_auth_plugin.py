@@ -13,6 +13,7 @@ import chassis_auth
 import pytest
 from auth_spec import SPEC
 from chassis_auth.testing import LocalIssuer
+from chassis_test_support import run_python
 
 
 def test_auth_entry_point_is_installed() -> None:
@@ -85,11 +86,9 @@ def test_auth_import_is_light() -> None:
         "heavy = [m for m in ('jwt', 'cryptography', 'prometheus_client') if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    output = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
-
-    assert output.strip() == "[]"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_auth_without_metrics_never_imports_prometheus() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +11,7 @@ from typing import Any
 import chassis_metrics
 import optimizer_views
 import pytest
+from chassis_test_support import run_python
 from optimizer_support import AppMaker
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -318,9 +317,8 @@ def test_without_metrics_prometheus_is_never_imported() -> None:
         print(sorted(m for m in sys.modules if m.startswith("prometheus")))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 

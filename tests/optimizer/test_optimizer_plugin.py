@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -13,6 +11,7 @@ import optimizer_views
 import pytest
 from chassis_optimizer import FlaskOptimize, optimize, set_cache_timeout
 from chassis_optimizer._decorators import route_options
+from chassis_test_support import run_python
 from optimizer_support import SPEC, AppMaker
 
 
@@ -173,9 +172,8 @@ def test_the_plugin_module_imports_nothing_heavy() -> None:
         "heavy = {'brotli', 'zstandard', 'orjson', 'minify_html', 'redis', 'prometheus_client'}\n"
         "print(sorted(heavy & (set(sys.modules) - before)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
