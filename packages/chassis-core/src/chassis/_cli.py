@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import sys
@@ -92,17 +91,18 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def _load_app(target: str, *, factory: bool) -> Any:
     """The :class:`chassis.App` that ``module:attribute`` names (or that it returns)."""
+    from uvicorn.importer import ImportFromStringError, import_from_string
+
     from ._app import App
 
-    module_name, _, attribute = target.partition(":")
     sys.path.insert(0, str(Path.cwd()))
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            found = getattr(importlib.import_module(module_name), attribute or "app")
-    except (ImportError, AttributeError) as error:
-        raise SettingsError(f"cannot import the app {target!r}: {error}") from None
-    # Building the app configures logging to stdout: keep stdout for the report (--json).
+    # Importing or building the app may configure logging to stdout: keep stdout for the
+    # report (--json).
     with contextlib.redirect_stdout(sys.stderr):
+        try:
+            found = import_from_string(target)
+        except ImportFromStringError as error:
+            raise SettingsError(f"cannot import the app: {error}") from None
         app = found() if factory else found
     if not isinstance(app, App):
         hint = " (a factory? add --factory)" if callable(app) and not factory else ""

@@ -26,6 +26,7 @@ class EventLoopThread:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
 
@@ -42,7 +43,7 @@ class EventLoopThread:
                 )
                 thread.start()
                 ready.wait()
-                self._loop, self._pid = loop, os.getpid()
+                self._loop, self._thread, self._pid = loop, thread, os.getpid()
             return self._loop
 
     @staticmethod
@@ -55,7 +56,7 @@ class EventLoopThread:
         """Run ``coroutine`` on the loop, in a copy of the caller's context (Flask's request,
         :data:`chassis.current_context`), and return its result or raise its exception."""
         loop = self.loop()
-        if threading.current_thread().name == _THREAD_NAME:
+        if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError("a handler running on chassis's event loop cannot block on it")
         context = contextvars.copy_context()
