@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import chassis
+import chassis_tracing
 import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -62,17 +63,27 @@ def provider(spans: Spans) -> Iterator[TracerProvider]:
 @pytest.fixture
 def traced_app(
     make_chassis_app: Callable[..., chassis.App], provider: TracerProvider
-) -> Callable[..., chassis.App]:
+) -> Iterator[Callable[..., chassis.App]]:
     """Builds the test API with the tracing plugin and the test's in-memory provider."""
+    built: list[chassis.App] = []
 
     def build(settings: dict[str, Any] | None = None, **options: Any) -> chassis.App:
         # Loaded through its entry point, as in a service; use_tracer= hands it the provider.
         options.setdefault("use_tracer", provider)
-        return make_chassis_app(
+        app = make_chassis_app(
             spec=SPEC, settings={"plugins": ["tracing"], **(settings or {})}, **options
         )
+        built.append(app)
+        return app
 
-    return build
+    yield build
+    # Providers built from settings would otherwise export (to collectors the test has
+    # stopped) at interpreter exit, after pytest closed its streams.
+    for app in built:
+        runtime = chassis_tracing.runtime(app)
+        owned = runtime.provider if runtime is not None else None
+        if owned is not None and owned is not provider and hasattr(owned, "shutdown"):
+            owned.shutdown()
 
 
 @pytest.fixture
