@@ -1,22 +1,140 @@
-"""``async def`` handlers run on one long-lived event loop per process, not one per request."""
+"""``async def`` handlers run on the server's event loop, the one their app started on."""
 
 from __future__ import annotations
 
+import asyncio
+import http.server
 import os
 import sys
+import threading
 
+import chassis
+import httpx
 import pytest
 from chassis_test_support import run_python
 
 
-def test_async_handlers_share_one_loop_and_see_the_request(chassis_client_for_spec):
-    client = chassis_client_for_spec()
+class _StartupLoop:
+    """A plugin that notes the loop its startup ran on and makes loop-bound objects there."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+
+    @chassis.hookimpl
+    async def startup(self, app):
+        app.extras["startup_loop"] = id(asyncio.get_running_loop())
+        ready = asyncio.Event()
+        ready.set()
+        app.extras["ready"] = ready
+        if self.url is not None:
+            client = httpx.AsyncClient()
+            await client.get(self.url)  # a pooled connection, opened on this loop
+            app.extras["client"] = client
+
+    @chassis.hookimpl
+    async def shutdown(self, app):
+        if "client" in app.extras:
+            await app.extras["client"].aclose()
+
+
+def test_async_handlers_run_on_the_loop_the_app_started_on(chassis_client_for_spec):
+    client = chassis_client_for_spec(plugins={"startup_loop": _StartupLoop()})
     first = client.get("/async/loop", headers={"X-Request-ID": "async-1"}).json()
     second = client.get("/async/loop", headers={"X-Request-ID": "async-2"}).json()
-    assert first["loop"] == second["loop"]
-    assert first["thread"] == second["thread"] == "chassis-async"
+    assert first["loop"] == second["loop"] == client.app.extras["startup_loop"]
+    assert first["thread"] == second["thread"]
     assert (first["request_id"], second["request_id"]) == ("async-1", "async-2")
     assert first["path"] == "/async/loop"
+
+
+def test_without_a_lifespan_async_handlers_share_a_loop_of_their_own(make_chassis_app, spec):
+    client = make_chassis_app(spec=spec).test_client()  # no ``with``: no lifespan
+    first = client.get("/async/loop").json()
+    second = client.get("/async/loop").json()
+    assert first["loop"] == second["loop"]
+    assert first["thread"] == second["thread"] == "chassis-async"
+
+
+async def startup_objects() -> dict[str, object]:
+    app = chassis.current_context.app
+    await asyncio.wait_for(app.extras["ready"].wait(), 1)  # an Event bound to startup's loop
+    response = await app.extras["client"].get(app.extras["url"])
+    return {"status": response.status_code}
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_objects_made_at_startup_work_in_async_handlers(make_chassis_app):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "startup objects", "version": "1"},
+        "paths": {
+            "/objects": {
+                "get": {
+                    "operationId": f"{__name__}.startup_objects",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    app = make_chassis_app(spec=spec, plugins={"startup_loop": _StartupLoop(url)})
+    app.extras["url"] = url
+    try:
+        with app.test_client() as client:
+            for _ in range(3):
+                response = client.get("/objects")
+                assert response.status_code == 200, response.text
+                assert response.json() == {"status": 204}
+    finally:
+        server.shutdown()
+
+
+async def cancelled() -> dict[str, object]:
+    task = asyncio.current_task()
+    assert task is not None
+    task.cancel()
+    await asyncio.sleep(0)
+    return {"never": True}
+
+
+def test_a_cancelled_async_handler_is_a_problem_500_with_the_request_id(make_chassis_app):
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "cancelled", "version": "1"},
+        "paths": {
+            "/cancelled": {
+                "get": {
+                    "operationId": f"{__name__}.cancelled",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    for lifespan in (True, False):
+        app = make_chassis_app(spec=spec)
+        client = app.test_client()
+        if lifespan:
+            client.__enter__()
+        response = client.get("/cancelled", headers={"X-Request-ID": "cancel-1"})
+        if lifespan:
+            client.__exit__(None, None, None)
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["x-request-id"] == "cancel-1"
+        assert response.json()["request_id"] == "cancel-1"
 
 
 def test_an_async_handler_that_raises_is_a_problem_500(chassis_client_for_spec):
@@ -57,8 +175,8 @@ def test_a_pooled_async_engine_serves_every_request(postgres_url, spec):
 def chassis_client_for_spec(make_chassis_app, spec):
     clients = []
 
-    def make():
-        client = make_chassis_app(spec=spec).test_client()
+    def make(**options):
+        client = make_chassis_app(spec=spec, **options).test_client()
         clients.append(client.__enter__())
         return clients[-1]
 

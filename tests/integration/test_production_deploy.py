@@ -621,12 +621,12 @@ SIGTERM_WHILE_A_SPAN_IS_LOCKED = """
 import asyncio, faulthandler, os, signal
 
 import chassis, chassis_tracing
-from chassis._lifespan import LifespanMiddleware
+from chassis._lifespan import install_sigterm
 
 faulthandler.dump_traceback_later(5, exit=True)
 app = chassis.App("repro", settings={"plugins": []}, plugins={"tracing": chassis_tracing})
 loop = asyncio.new_event_loop()
-LifespanMiddleware(None, chassis_app=app, checks=app.health, drain_seconds=1).install(loop)
+install_sigterm(app, loop, 1)
 tracer = chassis_tracing.runtime(app).tracer
 with tracer.start_as_current_span("request") as span:
     with span._lock:  # as inside span.set_attribute() / span.end() / span.add_event()

@@ -15,6 +15,7 @@ from ._paths import app_path
 from ._plugins import ENTRY_POINT_GROUP, PluginError, PluginInfo
 from ._problem import problem_response
 from ._resolver import MultipleResourceResolver
+from ._runtime import PluginContext
 from ._responses import OperationResult
 from ._settings import (
     CommaList,
@@ -37,6 +38,7 @@ __all__ = [
     "MultipleResourceResolver",
     "OperationResult",
     "PluginError",
+    "PluginContext",
     "PluginInfo",
     "PluginSettings",
     "RequestContext",

@@ -1,11 +1,14 @@
-"""One long-lived event loop per process for the ``async def`` handlers of a Flask app.
+"""Where an app's ``async def`` work runs when it is called from a thread: one event loop.
 
 Connexion's FlaskApp runs an ``async def`` handler through asgiref's ``async_to_sync``, which,
 called from a WSGI thread, starts a new thread and a new event loop for every call: about
 0.3 ms per request, and nothing bound to a loop (pooled async database connections, HTTP
-clients) can outlive the request. chassis runs them on one loop instead, in a thread of its
-own, started at the first call in each process (after a fork too), so they share pools and
-run concurrently with each other.
+clients) outlives the request. chassis runs them on the server's own event loop instead, the
+one that ran the app's start-up (and its plugins' ``startup``): a client or pool made at
+start-up works in every handler and is closed at shutdown on the loop it belongs to.
+
+Without a lifespan (a test client used without ``with``, a server with lifespan off), the app
+runs them on a loop of its own in a daemon thread, started at the first call in each process.
 """
 
 from __future__ import annotations
@@ -21,44 +24,61 @@ from typing import Any
 _THREAD_NAME = "chassis-async"
 
 
-class EventLoopThread:
-    """An event loop running forever in a daemon thread, started on first use."""
+class HandlerCancelled(RuntimeError):
+    """An ``async def`` handler's task ended cancelled while its request was still served.
+
+    asyncio's ``CancelledError`` is not an ``Exception``: left as it is, it would escape every
+    error handler and reach the server as a plain-text 500. As this error, it becomes the
+    kernel's problem+json 500 with the request id.
+    """
+
+
+class HandlerLoop:
+    """The event loop of one app's ``async def`` work, reached from other threads."""
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._server: asyncio.AbstractEventLoop | None = None
+        self._server_pid = 0
+        self._own: asyncio.AbstractEventLoop | None = None
+        self._own_thread: threading.Thread | None = None
+        self._own_pid = 0
         self._lock = threading.Lock()
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Use the server's loop (called at start-up, on that loop)."""
+        self._server, self._server_pid = loop, os.getpid()
+
+    def detach(self) -> None:
+        """Stop using the server's loop (called at shutdown, after the plugins stopped)."""
+        self._server = None
+
     def loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is not None and self._pid == os.getpid():
-            return loop
+        server = self._server
+        if server is not None and self._server_pid == os.getpid() and not server.is_closed():
+            return server
+        own = self._own
+        if own is not None and self._own_pid == os.getpid():
+            return own
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():  # a forked child starts anew
+            if self._own is None or self._own_pid != os.getpid():  # a forked child starts anew
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
                 thread = threading.Thread(
-                    target=self._serve, args=(loop, ready), name=_THREAD_NAME, daemon=True
+                    target=_serve, args=(loop, ready), name=_THREAD_NAME, daemon=True
                 )
                 thread.start()
                 ready.wait()
-                self._loop, self._thread, self._pid = loop, thread, os.getpid()
-            return self._loop
-
-    @staticmethod
-    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        loop.run_forever()
+                self._own, self._own_thread, self._own_pid = loop, thread, os.getpid()
+            return self._own
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        """Run ``coroutine`` on the loop, in a copy of the caller's context (Flask's request,
-        :data:`chassis.current_context`), and return its result or raise its exception."""
+        """Run ``coroutine`` on the loop from another thread, in a copy of the caller's
+        context (Flask's request, :data:`chassis.current_context`); return its result or
+        raise its exception (:class:`HandlerCancelled` when its task was cancelled)."""
         loop = self.loop()
-        if threading.current_thread() is self._thread:
+        if _runs_on(loop):
             coroutine.close()
-            raise RuntimeError("a handler running on chassis's event loop cannot block on it")
+            raise RuntimeError("code running on the app's event loop cannot block on it")
         context = contextvars.copy_context()
         outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
@@ -68,7 +88,23 @@ class EventLoopThread:
             task.add_done_callback(lambda done: _settle(done, outcome))
 
         loop.call_soon_threadsafe(start)
-        return outcome.result()
+        try:
+            return outcome.result()
+        except concurrent.futures.CancelledError:
+            raise HandlerCancelled("the handler's task was cancelled") from None
+
+
+def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    loop.run_forever()
+
+
+def _runs_on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _settle(task: asyncio.Task[Any], outcome: concurrent.futures.Future[Any]) -> None:
@@ -78,7 +114,3 @@ def _settle(task: asyncio.Task[Any], outcome: concurrent.futures.Future[Any]) ->
         outcome.set_exception(task.exception())
     else:
         outcome.set_result(task.result())
-
-
-handler_loop = EventLoopThread()
-"""The process's loop for ``async def`` handlers."""

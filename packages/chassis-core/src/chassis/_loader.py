@@ -32,7 +32,7 @@ def load_plugins(
     Nothing is imported for a plugin that settings switch off.
     """
     installed = _plugins.discover()
-    explicit = _plugins.explicit_names(plugins)
+    explicit = _plugins.explicit_names(plugins, installed)
     bootstrap = read_bootstrap(overrides, [*installed, *explicit])
     order, infos = _plugins.select(installed, bootstrap, explicit)
 
@@ -50,9 +50,11 @@ def load_plugins(
     loaded = [*order, *explicit]
     # Registration order first (what App.active_plugins and the start-up line show).
     infos = {name: infos[name] for name in [*loaded, *(n for n in infos if n not in loaded)]}
+    from ._runtime import HookRunner
+
     settings = build_settings(
         overrides,
-        _plugins.settings_models(manager, loaded),
+        HookRunner(manager, dict.fromkeys(loaded)).settings_models(loaded),
         dormant=set(installed) - set(loaded),
     )
     for name, plugin in explicit.items():

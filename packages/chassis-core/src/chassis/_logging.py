@@ -6,6 +6,7 @@ import datetime
 import json
 import logging
 import sys
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -100,33 +101,40 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def query_credentials() -> tuple[str, ...]:
+    """The query parameters every app's access log hides the values of."""
+    return _CREDENTIAL_PARAMETERS
+
+
 class AccessLogRedactor(logging.Filter):
     """Keeps credentials sent in query strings out of servers' access logs: their values
-    become ``***`` (``GET /items?api_key=***&limit=5``)."""
+    become ``***`` (``GET /items?api_key=***&limit=5``).
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.parameters = set(_CREDENTIAL_PARAMETERS)
+    Servers log a request's access line while its response starts, inside the request's
+    context, so the names come from the app serving it (``app.redacted_query_parameters``);
+    the filter itself holds nothing.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         # uvicorn's access record: (client, method, path with query, http version, status).
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and "?" in str(args[2]):
-            record.args = (*args[:2], self.redact(str(args[2])), *args[3:])
+            context = get_context()
+            app = context.app if context is not None else None
+            names = getattr(app, "redacted_query_parameters", None) or _CREDENTIAL_PARAMETERS
+            record.args = (*args[:2], redact_query(str(args[2]), names), *args[3:])
         return True
 
-    def redact(self, target: str) -> str:
-        path, _, query = target.partition("?")
-        pairs = []
-        for pair in query.split("&"):
-            name, equals, _value = pair.partition("=")
-            if equals and unquote_plus(name).lower() in self.parameters:
-                pair = f"{name}=***"
-            pairs.append(pair)
-        return f"{path}?{'&'.join(pairs)}"
 
-
-access_log_redactor = AccessLogRedactor()
+def redact_query(target: str, names: Collection[str]) -> str:
+    path, _, query = target.partition("?")
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, _value = pair.partition("=")
+        if equals and unquote_plus(name).lower() in names:
+            pair = f"{name}=***"
+        pairs.append(pair)
+    return f"{path}?{'&'.join(pairs)}"
 
 
 def _escape(message: str) -> str:
@@ -156,6 +164,6 @@ def configure_logging(level: str, fmt: str) -> logging.Handler:
         server_logger.handlers.clear()
         server_logger.propagate = True
     access = logging.getLogger("uvicorn.access")
-    if access_log_redactor not in access.filters:
-        access.addFilter(access_log_redactor)
+    if not any(isinstance(f, AccessLogRedactor) for f in access.filters):
+        access.addFilter(AccessLogRedactor())
     return handler

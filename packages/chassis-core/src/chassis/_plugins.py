@@ -42,6 +42,8 @@ class PluginInfo:
     reason: str = ""
     hooks: list[str] = field(default_factory=list)
     plugin: object | None = None
+    builtin: bool = False
+    """A feature of chassis-core on the plugin hooks (the envelope, the database check)."""
 
     @property
     def origin(self) -> str:
@@ -72,15 +74,24 @@ def _dist_version(ep: EntryPoint) -> str:
     return ep.dist.version if ep.dist is not None else "?"
 
 
-def explicit_names(plugins: Sequence[object] | Mapping[str, object] | None) -> dict[str, object]:
-    """Name the plugin objects passed to ``App(plugins=...)``."""
+def explicit_names(
+    plugins: Sequence[object] | Mapping[str, object] | None,
+    installed: Mapping[str, EntryPoint] | None = None,
+) -> dict[str, object]:
+    """Name the plugin objects passed to ``App(plugins=...)``: the mapping's key, else the
+    object's ``chassis_plugin_name``, else the name of the installed entry point that loads
+    that very module, else the module's (or class's) own name."""
     if plugins is None:
         return {}
     if isinstance(plugins, Mapping):
         return dict(plugins)
+    by_module = {ep.value.partition(":")[0]: name for name, ep in (installed or {}).items()}
     named: dict[str, object] = {}
     for plugin in plugins:
-        name = getattr(plugin, "chassis_plugin_name", None) or _object_name(plugin)
+        name = getattr(plugin, "chassis_plugin_name", None)
+        if name is None and isinstance(plugin, types.ModuleType):
+            name = by_module.get(plugin.__name__)
+        name = name or _object_name(plugin)
         if name in named:
             raise PluginError(f"two plugins passed to App are both named {name!r}")
         named[name] = plugin
@@ -178,52 +189,3 @@ def register(manager: pluggy.PluginManager, info: PluginInfo, plugin: object) ->
     info.hooks = sorted(
         caller.name for caller in manager.get_hookcallers(plugin) or [] if caller.name
     )
-
-
-def settings_models(manager: pluggy.PluginManager, names: Iterable[str]) -> dict[str, Any]:
-    """Each loaded plugin's settings model, from its own ``settings_model`` implementation."""
-    models: dict[str, type[BaseModel] | None] = dict.fromkeys(names)
-    for impl in manager.hook.settings_model.get_hookimpls():
-        try:
-            model = impl.function()
-        except Exception as error:
-            raise PluginError(
-                f"plugin {impl.plugin_name!r}: settings_model() failed: {error}"
-            ) from error
-        if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise PluginError(
-                f"plugin {impl.plugin_name!r}: settings_model() must return a pydantic model "
-                f"class (a chassis.PluginSettings subclass), not {model!r}"
-            )
-        models[impl.plugin_name] = model
-    return models
-
-
-def in_registration_order(manager: pluggy.PluginManager, hook_name: str) -> list[Any]:
-    """A hook's implementations in registration order (the order of CHASSIS_PLUGINS, then
-    App(plugins=...)), tryfirst ones first and trylast ones last.
-
-    Set-up and start-up hooks run in this order, so the first plugin listed adds the outermost
-    middleware; shutdown runs in the reverse order.
-    """
-    impls = getattr(manager.hook, hook_name).get_hookimpls()
-    return (
-        [impl for impl in impls if impl.tryfirst]
-        + [impl for impl in impls if not (impl.tryfirst or impl.trylast)]
-        + [impl for impl in impls if impl.trylast]
-    )
-
-
-def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
-    """Call a set-up hook one implementation at a time, so that a failure names its plugin."""
-    for impl in in_registration_order(manager, hook_name):
-        args = {name: kwargs[name] for name in impl.argnames}
-        try:
-            impl.function(**args)
-        except PluginError:
-            raise
-        except Exception as error:
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} failed in {hook_name}: "
-                f"{type(error).__name__}: {error}"
-            ) from error

@@ -13,10 +13,12 @@ from ._context import RequestContext, reset_context, set_context
 from ._last_resort import guarded
 
 if TYPE_CHECKING:
-    from ._app import App
+    from ._base import ChassisApp
 
 # At most 128 visible ASCII characters: enough for any id format, too little to abuse logs.
 _VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+
+_CLOSE = (b"connection", b"close")
 
 
 def new_request_id() -> str:
@@ -35,7 +37,7 @@ class RequestContextMiddleware:
         self,
         app: ASGIApp,
         *,
-        chassis_app: App | None = None,
+        chassis_app: ChassisApp | None = None,
         header: str = "X-Request-ID",
         context_factory: Callable[[], Any] | None = None,
     ) -> None:
@@ -58,11 +60,14 @@ class RequestContextMiddleware:
             context.custom = self.context_factory()
         token = set_context(context)
         id_header = (self.header, request_id.encode("ascii"))
+        chassis_app = self.chassis_app
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", ()) if h[0].lower() != self.header]
                 headers.append(id_header)
+                if chassis_app is not None and chassis_app.draining:
+                    headers.append(_CLOSE)  # shutting down: clients should reconnect elsewhere
                 message["headers"] = headers
             await send(message)
 

@@ -2,7 +2,15 @@
 
 A plugin is any object (usually a module) with functions marked ``@chassis.hookimpl`` and
 named like the hooks below. An implementation may take any subset of a hook's arguments.
-Hooks run last-registered first; ``@hookimpl(tryfirst=True)`` / ``trylast`` move one.
+
+Every hook is called through pluggy, so ``@hookimpl(tryfirst=True)``, ``trylast=True`` and
+``wrapper=True`` work on all of them. The set-up hooks (``configure_app``,
+``register_error_handlers``), ``startup`` and ``health_info`` run in registration order (the
+order of ``CHASSIS_PLUGINS``, then the objects passed to ``App(plugins=...)``); ``shutdown``
+runs in the reverse order; the per-request hooks (``wrap_response``, ``outgoing_headers``)
+in pluggy's own order, last registered first. Where a hook has a ``plugin`` argument, each
+implementation receives its own :class:`chassis.PluginContext`: the plugin's settings section
+and per-app state.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ if TYPE_CHECKING:
 
     from ._app import App
     from ._responses import OperationResult
+    from ._runtime import PluginContext
     from ._settings import Settings
 
 
@@ -47,30 +56,35 @@ def settings_model() -> type[BaseModel] | None:
 
 
 @hookspec
-def configure_app(app: App, settings: Settings) -> None:
+def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
     """Set the application up: add ASGI middleware, routes, extensions.
 
     :param app: the :class:`chassis.App` being built (a ``connexion.FlaskApp``; its Flask
         application is ``app.app``).
-    :param settings: the validated settings; a plugin's own section is ``settings.<name>``.
+    :param settings: the validated settings of the whole app.
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
     :return: nothing.
 
-    Called once per ``App``, at construction, after the kernel's own set-up (request ids,
-    logging, health endpoints) and before ``register_error_handlers``. Middleware must be added
-    here: Connexion refuses it once the app has started. Prefer ASGI middleware
-    (``app.add_middleware(cls, position=MiddlewarePosition.BEFORE_...)``) over Flask hooks:
-    Flask never sees the 400/401/404/405 that Connexion's middleware answers.
+    Called once per ``App``, at construction, in registration order, after the kernel's own
+    set-up (request ids, logging, health endpoints) and before ``register_error_handlers``.
+    Middleware must be added here: Connexion refuses it once the app has started. Place ASGI
+    middleware in a slot of the request path (``app.add_middleware(cls, slot="observe",
+    order=10)``; the slots are listed in docs/plugins.md): its place never depends on which
+    plugin loaded first. Prefer ASGI middleware over Flask hooks: Flask never sees the
+    400/401/404/405 that Connexion's middleware answers.
 
     Example::
 
         @chassis.hookimpl
-        def configure_app(app, settings):
-            app.add_middleware(TimingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+        def configure_app(app, plugin):
+            plugin.state = Timer(plugin.settings.buckets)
+            app.add_middleware(TimingMiddleware, slot="observe", order=50, timer=plugin.state)
     """
 
 
 @hookspec
-def register_error_handlers(app: App) -> None:
+def register_error_handlers(app: App, plugin: PluginContext) -> None:
     """Register error handlers through the Connexion app.
 
     :param app: the :class:`chassis.App`; register with
@@ -78,9 +92,11 @@ def register_error_handlers(app: App) -> None:
         ``(request: ConnexionRequest, exc)`` and returns a ``ConnexionResponse`` (see
         :func:`chassis.problem_response`). Handlers registered this way also cover errors
         raised in Connexion's own middleware (routing, security, validation).
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
     :return: nothing.
 
-    Called once per ``App``, after ``configure_app`` and after the kernel registered its
+    Called once per ``App``, in registration order, after ``configure_app`` and after the kernel registered its
     problem+json handlers, so a plugin's handler for the same key replaces the kernel's.
 
     Example::
@@ -117,65 +133,76 @@ def wrap_response(result: OperationResult) -> None:
 
 
 @hookspec
-def health_info(app: App) -> dict[str, dict[str, Any]] | None:
+def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | None:
     """Report the state of what the service depends on, for the readiness probe.
 
     :param app: the :class:`chassis.App`.
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
     :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
         nothing. Details must be JSON-serializable and must not contain secrets.
 
-    Called on every request to the readiness endpoint (``/readyz``). Each implementation runs
-    on its own, in a worker thread (or awaited, when it is ``async def``), with the time
-    limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by default). An exception or a time-out marks the
-    plugin's check ``down`` with the reason; any check ``down`` makes the probe answer 503.
+    Called on every request to the readiness endpoint (``/readyz``). Every implementation is
+    started at once, each on its own: in a worker thread, or on the server's event loop when
+    it is ``async def``; each gets the time limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by
+    default). An exception or a time-out marks that plugin's checks ``down`` with the
+    reason; any check ``down`` makes the probe answer 503. A ``wrapper=True`` implementation
+    receives (from its ``yield``) the list of every plugin's report, once all have finished.
 
     Example::
 
         @chassis.hookimpl
-        def health_info(app):
-            return {"redis": {"status": "up" if client.ping() else "down"}}
+        def health_info(plugin):
+            return {"redis": {"status": "up" if plugin.state.ping() else "down"}}
     """
 
 
 @hookspec
-def startup(app: App) -> Awaitable[None] | None:
+def startup(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Start what the plugin needs while the server runs: pools, background tasks, a first
     fetch of remote keys.
 
     :param app: the :class:`chassis.App`.
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
 
-    Called once in each server process (each worker), on its event loop, when the server
-    starts serving (the ASGI lifespan start-up), after Connexion's own lifespan handler and
-    before the first request. Plugins start in registration order. An exception stops the
-    server's start-up with a message naming the plugin, after ``shutdown`` has run for the
-    plugins already started. Not called when no server runs the
-    app's lifespan (a test client used without ``with``).
+    Called once in each server process (each worker), on the server's event loop, when the
+    server starts serving (the ASGI lifespan start-up), inside the application's own
+    ``lifespan=`` context and before the first request. Plugins start in registration order.
+    That loop is the one ``async def`` handlers run on (with ``chassis.App`` too), so
+    clients and pools made here work in every handler. An exception stops the server's
+    start-up with a message naming the plugin, after ``shutdown`` has run for the plugins
+    already started. Not called when no server runs the app's lifespan (a test client used
+    without ``with``).
 
     Example::
 
         @chassis.hookimpl
-        async def startup(app):
-            app.extras["redis"] = redis.asyncio.from_url(app.settings.cache.url)
+        async def startup(plugin):
+            plugin.state = redis.asyncio.from_url(plugin.settings.url)
     """
 
 
 @hookspec
-def shutdown(app: App) -> Awaitable[None] | None:
+def shutdown(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Release what ``startup`` acquired: close pools, flush buffers, cancel tasks.
 
     :param app: the :class:`chassis.App`.
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
 
     Called once in each server process when the server stops (the ASGI lifespan shutdown),
-    after the last request, in the reverse order of ``startup``. An exception is logged with
+    after the last request, on the server's event loop, in the reverse order of ``startup``
+    and before the application's own ``lifespan=`` context ends. An exception is logged with
     the plugin's name and the other plugins still shut down.
 
     Example::
 
         @chassis.hookimpl
-        async def shutdown(app):
-            await app.extras["redis"].aclose()
+        async def shutdown(plugin):
+            await plugin.state.aclose()
     """
 
 

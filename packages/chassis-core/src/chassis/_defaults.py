@@ -1,0 +1,38 @@
+"""Built-in features that are not kernel: plugins on the same hooks as everyone's.
+
+Like an installed plugin, each is registered only when settings switch it on. They are in
+``app.plugins`` and ``app.plugin_infos`` (``builtin``), not in ``app.active_plugins``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import _envelope
+from ._database import DatabaseCheck
+from ._plugins import PluginInfo, register
+
+if TYPE_CHECKING:
+    from ._base import ChassisApp
+
+
+def default_plugins(app: ChassisApp) -> dict[str, object]:
+    """The built-in plugins the app's settings switch on, by name."""
+    settings = app.settings
+    found: dict[str, object] = {}
+    if settings.envelope.enabled:
+        found["envelope"] = _envelope
+    if settings.health.database_url is not None:
+        found["database"] = DatabaseCheck(settings.health.database_url.get_secret_value())
+    return found
+
+
+def register_default_plugins(app: ChassisApp) -> None:
+    from ._base import __version__
+
+    for name, plugin in default_plugins(app).items():
+        if app.plugin_manager.has_plugin(name):
+            continue  # the application registered its own under that name
+        info = PluginInfo(name, "chassis-core", __version__, builtin=True)
+        register(app.plugin_manager, info, plugin)
+        app.plugin_infos = {name: info, **app.plugin_infos}
