@@ -48,7 +48,7 @@ def test_metrics_other_plugins_register_on_the_same_registry(make_chassis_app: A
         samples = scrape(client)
     assert value(samples, "cache_hits_total") == 3
     assert value(samples, "http_requests_total") == 1
-    assert chassis_metrics.get_registry(app) is app.extras["metrics.state"].registry
+    assert chassis_metrics.get_registry(app) is app.plugin_context("metrics").state.registry
 
 
 def test_metrics_registry_is_none_without_the_plugin(make_chassis_app: Any) -> None:

@@ -142,7 +142,7 @@ def test_metrics_on_a_separate_port(make_chassis_app: Any) -> None:
     app = make_chassis_app(
         spec=SPEC, plugins=PLUGINS, settings={"metrics": {"port": 0, "host": "127.0.0.1"}}
     )
-    state = app.extras["metrics.state"]
+    state = app.plugin_context("metrics").state
     with app.test_client() as client:
         client.get("/items/1")
         assert client.get("/metrics").status_code == 404  # not on the service's port

@@ -12,7 +12,6 @@ This module stays light: PyJWT, cryptography and httpx load in ``configure_app``
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import chassis
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
-    "EXTRAS_KEY",
     "REASONS",
     "AuthSettings",
     "AuthUnavailable",
@@ -37,9 +35,6 @@ __all__ = [
 
 chassis_plugin_name = "auth"
 """The plugin's name when passed as an object: ``App(plugins=[chassis_auth])``."""
-
-EXTRAS_KEY = "auth"
-"""Where the app's :class:`Authenticator` lives: ``app.extras["auth"]``."""
 
 
 def __getattr__(name: str) -> Any:
@@ -57,16 +52,10 @@ def get_authenticator(app: Any) -> Authenticator | None:
 
         info = await chassis_auth.get_authenticator(app).validate_token(token)
     """
-    extras = getattr(app, "extras", None)
-    found: Authenticator | None = extras.get(EXTRAS_KEY) if isinstance(extras, dict) else None
+    find = getattr(app, "plugin_context", None)
+    context = find(__name__) if find is not None else None
+    found: Authenticator | None = context.state if context is not None else None
     return found
-
-
-def _section(app: chassis.App) -> AuthSettings:
-    name = app.plugin_manager.get_name(sys.modules[__name__]) or chassis_plugin_name
-    settings = getattr(app.settings, name)
-    assert isinstance(settings, AuthSettings)
-    return settings
 
 
 # -- hooks ------------------------------------------------------------------------------
@@ -78,41 +67,33 @@ def settings_model() -> type[AuthSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App) -> None:
+def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
     from ._setup import setup
 
-    setup(app, _section(app))
+    plugin.state = setup(app, plugin.settings)
 
 
 @chassis.hookimpl
-def register_error_handlers(app: chassis.App) -> None:
+def register_error_handlers(app: chassis.App, plugin: chassis.PluginContext) -> None:
     from ._handlers import register
 
-    authenticator = get_authenticator(app)
-    if authenticator is not None:
-        register(app, authenticator)
+    register(app, plugin.state)
 
 
 @chassis.hookimpl
-def startup(app: chassis.App) -> None:
+def startup(plugin: chassis.PluginContext) -> None:
     """Start loading the signing keys, so the first requests find them."""
-    authenticator = get_authenticator(app)
-    if authenticator is not None:
-        authenticator.start_prefetch()
+    plugin.state.start_prefetch()
 
 
 @chassis.hookimpl
-async def shutdown(app: chassis.App) -> None:
+async def shutdown(plugin: chassis.PluginContext) -> None:
     """Cancel key fetches still in flight."""
-    authenticator = get_authenticator(app)
-    if authenticator is not None:
-        await authenticator.close()
+    await plugin.state.close()
 
 
 @chassis.hookimpl
-async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+async def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]] | None:
     """``jwks``: whether signing keys are loaded and fresh (down when none are loaded)."""
-    authenticator = get_authenticator(app)
-    if authenticator is None:
-        return None
-    return await authenticator.health()
+    health: dict[str, dict[str, Any]] | None = await plugin.state.health()
+    return health

@@ -1,17 +1,16 @@
 """Counters on the metrics plugin's registry, when that plugin is active for the app.
 
-Found through the plugin manager, so chassis-auth neither depends on chassis-metrics nor
+Through ``chassis.register_metrics``, so chassis-auth neither depends on chassis-metrics nor
 imports ``prometheus_client`` unless the metrics plugin is active (and thus installed).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Protocol
 
-from ._errors import REASONS
+import chassis
 
-logger = logging.getLogger("chassis.auth")
+from ._errors import REASONS
 
 REJECTED_METRIC = "chassis_auth_rejected_total"
 JWKS_FETCH_METRIC = "chassis_auth_jwks_fetches_total"
@@ -65,16 +64,4 @@ class PrometheusAuthMetrics:
 
 def metrics_for(app: Any) -> AuthMetrics:
     """The counters for ``app``: on the metrics plugin's registry, or :class:`NoMetrics`."""
-    manager = getattr(app, "plugin_manager", None)
-    plugin = manager.get_plugin("metrics") if manager is not None else None
-    get_registry = getattr(plugin, "get_registry", None)
-    if not callable(get_registry):
-        return NoMetrics()
-    try:
-        registry = get_registry(app)
-        if registry is None:
-            return NoMetrics()
-        return PrometheusAuthMetrics(registry)
-    except Exception as error:  # metrics must never stop the service from starting
-        logger.warning("auth metrics are off: %s: %s", type(error).__name__, error)
-        return NoMetrics()
+    return chassis.register_metrics(app, PrometheusAuthMetrics) or NoMetrics()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+import chassis
 from chassis import CommaList, PluginSettings
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -26,13 +27,7 @@ DEFAULT_ALGORITHMS = [
 KNOWN_ALGORITHMS = frozenset([*DEFAULT_ALGORITHMS, "HS256", "HS384", "HS512", "ES256K", "ES521"])
 
 
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_commas)]
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(chassis.split_list)]
 """Secrets that environment variables give as ``a,b,c``; masked wherever settings print."""
 
 

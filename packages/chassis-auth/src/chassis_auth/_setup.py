@@ -23,7 +23,6 @@ def setup(app: App, settings: AuthSettings) -> Authenticator:
         realm=settings.realm or app.settings.service_name,
         metrics=metrics_for(app),
     )
-    app.extras["auth"] = authenticator
     options = app.middleware.options
     # App-wide, so every add_api gets it; a security_map given to App() or add_api() wins.
     options.security_map = {**security_map(authenticator), **(options.security_map or {})}

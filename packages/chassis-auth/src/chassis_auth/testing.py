@@ -42,9 +42,6 @@ __all__ = ["LocalIssuer", "auth_issuer", "main"]
 
 DEFAULT_AUDIENCE = "test-api"
 
-_KEY_POOL: dict[str, list[Any]] = {}
-_POOL_LOCK = threading.Lock()
-
 
 def _new_private_key(alg: str) -> Any:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -63,16 +60,6 @@ def _new_private_key(alg: str) -> Any:
     if alg.startswith("HS"):
         return secrets.token_bytes(64)  # a shared secret (a JWKS `oct` key)
     raise ValueError(f"LocalIssuer cannot make keys for {alg!r}")
-
-
-def _pooled_key(alg: str, index: int) -> Any:
-    """The ``index``-th key for ``alg`` of this process: RSA keys take a while to make."""
-    family = "RSA" if alg.startswith(("RS", "PS")) else alg
-    with _POOL_LOCK:
-        pool = _KEY_POOL.setdefault(family, [])
-        while len(pool) <= index:
-            pool.append(_new_private_key(alg))
-        return pool[index]
 
 
 def _b64(data: bytes) -> str:
@@ -132,7 +119,6 @@ class LocalIssuer:
         self.requests = 0
         """How many requests arrived, counted before :attr:`delay` (``fetches`` counts after)."""
         self._keys: dict[str, _Key] = {}
-        self._generated: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
         port = self._server.server_address[1]
@@ -161,11 +147,8 @@ class LocalIssuer:
         """
         alg = alg or self.alg
         if private_key is None:
-            family = "RSA" if alg.startswith(("RS", "PS")) else alg
-            with self._lock:
-                index = self._generated.get(family, 0)
-                self._generated[family] = index + 1
-            private_key = _pooled_key(alg, index)
+            # Each issuer makes its own keys: two issuers in one process never share one.
+            private_key = _new_private_key(alg)
         key = _Key("", alg, private_key, publish)
         key.kid = _b64(hashlib.sha256(key.public_pem()).digest()[:12]) + f"-{alg.lower()}"
         with self._lock:

@@ -7,16 +7,21 @@ import warnings
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from ._app import App, __version__
+from ._base import BaseApp
 from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
+from ._listing import split_list
 from ._markers import hookimpl, hookspec
 from ._outgoing import outgoing_headers
 from ._paths import app_path
+from ._patterns import PathPatternList, PathPatterns
 from ._plugins import ENTRY_POINT_GROUP, PluginError, PluginInfo
 from ._problem import problem_response
+from ._redact import redact_credentials
+from ._registry import register_metrics
 from ._resolver import MultipleResourceResolver
-from ._runtime import PluginContext
 from ._responses import OperationResult
+from ._runtime import PluginContext
 from ._settings import (
     CommaList,
     CorsSettings,
@@ -30,6 +35,7 @@ from ._settings import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "App",
+    "BaseApp",
     "CommaList",
     "CorsSettings",
     "DatabaseCheck",
@@ -37,8 +43,10 @@ __all__ = [
     "HealthSettings",
     "MultipleResourceResolver",
     "OperationResult",
-    "PluginError",
+    "PathPatternList",
+    "PathPatterns",
     "PluginContext",
+    "PluginError",
     "PluginInfo",
     "PluginSettings",
     "RequestContext",
@@ -52,4 +60,7 @@ __all__ = [
     "hookspec",
     "outgoing_headers",
     "problem_response",
+    "redact_credentials",
+    "register_metrics",
+    "split_list",
 ]

@@ -8,14 +8,14 @@ from typing import Any
 import werkzeug.exceptions
 from connexion import FlaskApp
 
-from ._base import ChassisApp, __version__
+from ._base import BaseApp, __version__
 from ._errors import from_flask_abort
 from ._fast_operation import ChassisFlaskASGIApp
 
 __all__ = ["App", "__version__"]
 
 
-class App(ChassisApp, FlaskApp):
+class App(BaseApp, FlaskApp):
     """A Connexion ``FlaskApp`` configured by settings and extended by plugins.
 
     :param import_name: as for Flask and Connexion, usually ``__name__``.

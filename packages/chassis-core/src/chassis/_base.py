@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pluggy
+from connexion.apps.abstract import AbstractApp
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
@@ -52,8 +53,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0"
 
 
-class ChassisApp:
-    """The chassis half of an application class; the other half is Connexion's."""
+class BaseApp(AbstractApp):
+    """What :class:`chassis.App` and :class:`chassis.AsyncApp` share: settings, plugins, the
+    request path, hooks, probes, errors. Plugins that work with both take it in their type
+    hints; the other half of each class is Connexion's."""
 
     settings: Settings
     plugin_manager: pluggy.PluginManager
@@ -107,7 +110,7 @@ class ChassisApp:
         ``apiKey``-in-query names."""
         self._app_lifespan = connexion_kwargs.pop("lifespan", None)
         connexion_kwargs.setdefault("jsonifier", self._default_jsonifier())
-        super().__init__(import_name, **connexion_kwargs)  # type: ignore[call-arg]
+        super().__init__(import_name, **connexion_kwargs)
         self._adopt_connexion()
         configure_logging(self.settings.log_level, self.settings.log_format)
 
@@ -298,7 +301,7 @@ class ChassisApp:
             kwargs["resolver"] = WrappingResolver(resolver, self._response_hook)
         if "validator_map" in kwargs and self.plugin_manager.has_plugin("envelope"):
             kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
-        api = super().add_api(specification, **kwargs)  # type: ignore[misc]
+        api = super().add_api(specification, **kwargs)
         for scheme in self.middleware.apis[-1].specification.security_schemes.values():
             if scheme.get("type") == "apiKey" and scheme.get("in") == "query":
                 self.redacted_query_parameters.add(str(scheme.get("name", "")).lower())
@@ -329,7 +332,7 @@ class ChassisApp:
                 await receive()
                 await send({"type": "lifespan.startup.failed", "message": message})
                 raise
-        await super().__call__(scope, receive, send)  # type: ignore[misc]
+        await super().__call__(scope, receive, send)
 
 
 def _within(module_name: str, package: str) -> bool:

@@ -93,7 +93,7 @@ def _load_app(target: str, *, factory: bool) -> Any:
     """The :class:`chassis.App` that ``module:attribute`` names (or that it returns)."""
     from uvicorn.importer import ImportFromStringError, import_from_string
 
-    from ._app import App
+    from ._base import BaseApp
 
     sys.path.insert(0, str(Path.cwd()))
     # Importing or building the app may configure logging to stdout: keep stdout for the
@@ -104,10 +104,21 @@ def _load_app(target: str, *, factory: bool) -> Any:
         except ImportFromStringError as error:
             raise SettingsError(f"cannot import the app: {error}") from None
         app = found() if factory else found
-    if not isinstance(app, App):
+    if not isinstance(app, BaseApp):
         hint = " (a factory? add --factory)" if callable(app) and not factory else ""
         raise SettingsError(f"{target!r} is not a chassis.App{hint}")
     return app
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    rows = _load_app(args.app, factory=args.factory).stack()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['slot'] or '-':<20} {row['owner']}")
+    return 0
 
 
 def _flatten(data: dict[str, Any], prefix: str = "CHASSIS_") -> list[tuple[str, Any]]:
@@ -182,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true")
     form.add_argument("--schema", action="store_true", help="the JSON schema of every setting")
     settings.set_defaults(func=cmd_settings)
+
+    stack = commands.add_parser(
+        "stack", help="the request path: each layer's name, slot and owner, outermost first"
+    )
+    stack.add_argument("app", help="'module:attribute' of the service's App")
+    stack.add_argument("--factory", action="store_true", help="APP is a function")
+    stack.add_argument("--json", action="store_true")
+    stack.set_defaults(func=cmd_stack)
 
     run = commands.add_parser("run", help="serve an app with uvicorn")
     run.add_argument("app", help="import string, 'module:attribute'")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from starlette.types import Scope
 
-    from ._app import App
+    from ._base import BaseApp as App
 
 _current: ContextVar[RequestContext] = ContextVar("chassis_request_context")
 

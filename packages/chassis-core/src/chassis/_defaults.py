@@ -13,10 +13,10 @@ from ._database import DatabaseCheck
 from ._plugins import PluginInfo, register
 
 if TYPE_CHECKING:
-    from ._base import ChassisApp
+    from ._base import BaseApp
 
 
-def default_plugins(app: ChassisApp) -> dict[str, object]:
+def default_plugins(app: BaseApp) -> dict[str, object]:
     """The built-in plugins the app's settings switch on, by name."""
     settings = app.settings
     found: dict[str, object] = {}
@@ -27,7 +27,7 @@ def default_plugins(app: ChassisApp) -> dict[str, object]:
     return found
 
 
-def register_default_plugins(app: ChassisApp) -> None:
+def register_default_plugins(app: BaseApp) -> None:
     from ._base import __version__
 
     for name, plugin in default_plugins(app).items():

@@ -14,7 +14,7 @@ from ._responses import OperationResult
 
 @hookimpl
 def configure_app(app: Any) -> None:
-    # App-wide, so every add_api validates enveloped bodies (ChassisApp.add_api also adapts a
+    # App-wide, so every add_api validates enveloped bodies (BaseApp.add_api also adapts a
     # validator_map given to add_api itself).
     options = app.middleware.options
     options.validator_map = validator_map(options.validator_map)

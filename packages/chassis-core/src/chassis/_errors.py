@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from ._problem import GENERIC_500_DETAIL, problem_response
 
 if TYPE_CHECKING:
-    from ._app import App
+    from ._base import BaseApp as App
 
 logger = logging.getLogger("chassis.errors")
 

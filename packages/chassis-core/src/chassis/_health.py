@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ._paths import app_path
 
 if TYPE_CHECKING:
-    from ._base import ChassisApp
+    from ._base import BaseApp
 
 logger = logging.getLogger("chassis.health")
 
@@ -27,7 +27,7 @@ class HealthMiddleware:
     """Answers ``GET``/``HEAD`` on the liveness and readiness paths (other methods: 405)."""
 
     def __init__(
-        self, app: ASGIApp, *, chassis_app: ChassisApp, liveness_path: str, readiness_path: str
+        self, app: ASGIApp, *, chassis_app: BaseApp, liveness_path: str, readiness_path: str
     ) -> None:
         self.app = app
         self.chassis_app = chassis_app

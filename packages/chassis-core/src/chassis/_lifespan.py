@@ -34,7 +34,7 @@ from ._plugins import PluginError
 from ._redact import redact_credentials
 
 if TYPE_CHECKING:
-    from ._base import ChassisApp
+    from ._base import BaseApp
 
 logger = logging.getLogger("chassis.lifespan")
 
@@ -42,7 +42,7 @@ logger = logging.getLogger("chassis.lifespan")
 class LifespanMiddleware:
     """Answers the ``lifespan`` scope; other scopes pass through untouched."""
 
-    def __init__(self, app: ASGIApp, *, chassis_app: ChassisApp) -> None:
+    def __init__(self, app: ASGIApp, *, chassis_app: BaseApp) -> None:
         self.app = app
         self.chassis_app = chassis_app
 
@@ -90,7 +90,7 @@ def _describe(error: BaseException) -> str:
     return redact_credentials(str(error) if isinstance(error, PluginError) else repr(error))
 
 
-def install_sigterm(app: ChassisApp, loop: asyncio.AbstractEventLoop, drain: float) -> bool:
+def install_sigterm(app: BaseApp, loop: asyncio.AbstractEventLoop, drain: float) -> bool:
     """Take over SIGTERM (main thread only: servers run the app there)."""
     if threading.current_thread() is not threading.main_thread():
         return False

@@ -12,10 +12,8 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
 
 import pluggy
-from pydantic import BaseModel
 
 from . import hookspecs
 from ._markers import PROJECT_NAME

@@ -13,7 +13,7 @@ from ._context import RequestContext, reset_context, set_context
 from ._last_resort import guarded
 
 if TYPE_CHECKING:
-    from ._base import ChassisApp
+    from ._base import BaseApp
 
 # At most 128 visible ASCII characters: enough for any id format, too little to abuse logs.
 _VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
@@ -37,7 +37,7 @@ class RequestContextMiddleware:
         self,
         app: ASGIApp,
         *,
-        chassis_app: ChassisApp | None = None,
+        chassis_app: BaseApp | None = None,
         header: str = "X-Request-ID",
         context_factory: Callable[[], Any] | None = None,
     ) -> None:

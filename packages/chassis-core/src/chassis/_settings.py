@@ -31,6 +31,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ._listing import split_list
 from ._redact import redact_credentials
 
 ENV_PREFIX = "CHASSIS_"
@@ -56,14 +57,9 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
-"""A list that environment variables give as ``a,b,c`` (TOML and keywords give real lists)."""
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
+"""A list that environment variables give as ``a,b,c`` or as a JSON list (TOML and keywords
+give real lists)."""
 
 
 class PluginSettings(BaseModel):

@@ -96,8 +96,9 @@ def register_error_handlers(app: App, plugin: PluginContext) -> None:
         is its settings section, ``plugin.state`` its per-app object.
     :return: nothing.
 
-    Called once per ``App``, in registration order, after ``configure_app`` and after the kernel registered its
-    problem+json handlers, so a plugin's handler for the same key replaces the kernel's.
+    Called once per ``App``, in registration order, after ``configure_app`` and after the
+    kernel registered its problem+json handlers, so a plugin's handler for the same key
+    replaces the kernel's.
 
     Example::
 
@@ -222,4 +223,24 @@ def outgoing_headers(headers: dict[str, str]) -> None:
         @chassis.hookimpl
         def outgoing_headers(headers):
             headers["X-Tenant"] = chassis.current_context.get("tenant", "")
+    """
+
+
+@hookspec(firstresult=True)
+def metrics_registry(app: App) -> Any:
+    """Provide the metrics registry other plugins register their metrics on.
+
+    :param app: the :class:`chassis.App`.
+    :return: a ``prometheus_client.CollectorRegistry`` whose metrics the app exposes, or
+        ``None``. The first implementation that returns one wins.
+
+    Called by :func:`chassis.register_metrics`, usually from other plugins'
+    ``configure_app``; the metrics plugin implements it. Plugins call
+    ``chassis.register_metrics`` rather than this hook.
+
+    Example::
+
+        @chassis.hookimpl
+        def metrics_registry(app):
+            return app.plugin_context("metrics").state.registry
     """

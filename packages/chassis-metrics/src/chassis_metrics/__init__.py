@@ -10,18 +10,11 @@ plugins register their own metrics on the app's registry through :func:`get_regi
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import chassis
 
-from ._constants import (
-    DETACHED_KEY,
-    OTHER_METHOD,
-    STATE_KEY,
-    UNMATCHED_ROUTE,
-    MetricsError,
-)
+from ._constants import DETACHED_KEY, OTHER_METHOD, UNMATCHED_ROUTE, MetricsError
 from ._settings import DEFAULT_BUCKETS, MetricsSettings
 
 if TYPE_CHECKING:
@@ -45,24 +38,17 @@ chassis_plugin_name = "metrics"
 
 
 def _app_state(app: Any) -> MetricsState | None:
-    """The app's metrics state, made on first use; ``None`` when the plugin is not active."""
-    extras = getattr(app, "extras", None)
-    if not isinstance(extras, dict):
+    """The app's metrics state, made on first use (other plugins may ask for the registry
+    before this plugin's ``configure_app`` ran); ``None`` when the plugin is not active."""
+    find = getattr(app, "plugin_context", None)
+    context = find(__name__) if find is not None else None
+    if context is None:
         return None
-    state: MetricsState | None = extras.get(STATE_KEY)
-    if state is not None:
-        return state
-    manager = getattr(app, "plugin_manager", None)
-    name = manager.get_name(sys.modules[__name__]) if manager is not None else None
-    if name is None:
-        return None
-    settings = getattr(app.settings, name, None)
-    if not isinstance(settings, MetricsSettings) or not settings.enabled:
-        return None
-    from ._state import MetricsState
+    if context.state is None:
+        from ._state import MetricsState
 
-    state = MetricsState(app, settings)
-    extras[STATE_KEY] = state
+        context.state = MetricsState(app, context.settings)
+    state: MetricsState = context.state
     return state
 
 
@@ -78,8 +64,8 @@ def get_registry(app: Any) -> CollectorRegistry | None:
                 "myplugin_cache_hits_total", "Cache hits.", registry=registry
             )
 
-    A plugin that must not depend on chassis-metrics looks it up through the plugin manager
-    (``app.plugin_manager.get_plugin("metrics")``, see the README). Safe to call from any hook,
+    A plugin that must not depend on chassis-metrics uses :func:`chassis.register_metrics`
+    instead, which reaches the same registry through a hook. Safe to call from any hook,
     before or after the metrics plugin's own ``configure_app``. One registry per app (in
     multiprocess mode the figures go through ``PROMETHEUS_MULTIPROC_DIR`` instead, so metric
     names must still be unique per app).
@@ -128,14 +114,18 @@ def settings_model() -> type[MetricsSettings]:
 
 @chassis.hookimpl
 def configure_app(app: chassis.App) -> None:
-    from connexion.middleware import MiddlewarePosition
-
     from ._middleware import MetricsMiddleware
 
     state = _app_state(app)
-    if state is None:  # pragma: no cover - the plugin is registered, so it is active
-        return
-    app.add_middleware(MetricsMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, state=state)
+    assert state is not None  # the plugin is registered, so it is active
+    # Inside tracing (order 0), outside every layer that can change the status or body.
+    app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state)
+
+
+@chassis.hookimpl
+def metrics_registry(app: chassis.App) -> CollectorRegistry | None:
+    """The registry ``/metrics`` exposes, for ``chassis.register_metrics``."""
+    return get_registry(app)
 
 
 @chassis.hookimpl(trylast=True)
@@ -148,17 +138,17 @@ def register_error_handlers(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
-def startup(app: chassis.App) -> None:
+def startup(plugin: chassis.PluginContext) -> None:
     """Serve the metrics port, when one is set (in each worker: one binds it)."""
-    state = _app_state(app)
-    if state is not None and state.port_server is not None:
+    state: MetricsState = plugin.state
+    if state.port_server is not None:
         state.port_server.start(again=True)
 
 
 @chassis.hookimpl
-async def shutdown(app: chassis.App) -> None:
-    state = _app_state(app)
-    if state is not None and state.port_server is not None:
+async def shutdown(plugin: chassis.PluginContext) -> None:
+    state: MetricsState = plugin.state
+    if state.port_server is not None:
         import asyncio
 
         # Stopping waits for the server thread's poll loop: not on the event loop.
@@ -166,10 +156,10 @@ async def shutdown(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
-def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]] | None:
     """In multiprocess mode: whether ``PROMETHEUS_MULTIPROC_DIR`` is still writable."""
-    state = _app_state(app)
-    path = state.multiprocess_dir if state is not None else None
+    state: MetricsState = plugin.state
+    path = state.multiprocess_dir
     if path is None:
         return None
     import os
@@ -180,6 +170,6 @@ def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
         "multiprocess_dir": path,
         "writable": writable,
     }
-    if state is not None and state.port_server is not None:
+    if state.port_server is not None:
         detail["port"] = state.settings.port
     return {"metrics": detail}

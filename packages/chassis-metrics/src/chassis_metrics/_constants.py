@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-STATE_KEY = "metrics.state"
-"""Where an app's :class:`~chassis_metrics._state.MetricsState` lives: ``app.extras[STATE_KEY]``."""
-
 DETACHED_KEY = "metrics.detached"
 """``app.extras`` key of the PrometheusMetrics handed out while the plugin is not active."""
 

@@ -33,17 +33,10 @@ class MetricsMiddleware:
         settings = state.settings
         core = state.app.settings
         self.serve_path = settings.path if settings.port is None else None
-        excluded = {settings.path}
+        excluded = [settings.path, *settings.exclude_paths]
         if settings.exclude_health:
-            excluded |= {core.health.liveness_path, core.health.readiness_path}
-        prefixes = []
-        for path in settings.exclude_paths:
-            if path.endswith("*"):
-                prefixes.append(path[:-1])
-            else:
-                excluded.add(path)
-        self.excluded = frozenset(excluded)
-        self.prefixes = tuple(prefixes)
+            excluded += [core.health.liveness_path, core.health.readiness_path]
+        self.excluded = chassis.PathPatterns(excluded)
         self.metrics = state.metrics
         self.in_progress = state.metrics.in_progress_by_method
         self.port_server = state.port_server
@@ -53,7 +46,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         path = chassis.app_path(scope)
-        if path in self.excluded or (self.prefixes and path.startswith(self.prefixes)):
+        if self.excluded(path):
             if path == self.serve_path:
                 await self._serve(scope, receive, send)
             else:
@@ -62,10 +55,6 @@ class MetricsMiddleware:
         if self.port_server is not None and not self.port_server.tried:
             self.port_server.start()
 
-        if "extensions" not in scope:
-            # uvicorn sends no "extensions"; Connexion's routing works on a shallow copy of the
-            # scope, so the route it records would land in the copy's new dict, out of sight.
-            scope["extensions"] = {}
         method = METHOD_LABELS.get(scope["method"], OTHER_METHOD)
         in_progress = self.in_progress[method]
         status = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import chassis
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
@@ -14,12 +14,6 @@ from pydantic_settings import NoDecode
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-
-
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
 
 
 def _check_buckets(value: list[float]) -> list[float]:
@@ -34,7 +28,7 @@ def _check_buckets(value: list[float]) -> list[float]:
 
 
 Buckets = Annotated[
-    list[float], NoDecode, BeforeValidator(_split_commas), AfterValidator(_check_buckets)
+    list[float], NoDecode, BeforeValidator(chassis.split_list), AfterValidator(_check_buckets)
 ]
 
 
@@ -65,9 +59,10 @@ class MetricsSettings(chassis.PluginSettings):
     exclude_health: bool = Field(
         True, description="Do not count the liveness and readiness probes."
     )
-    exclude_paths: chassis.CommaList = Field(
+    exclude_paths: chassis.PathPatternList = Field(
         default_factory=list,
-        description="Paths not counted: exact paths, or prefixes when they end with `*` (`/ui/*`).",
+        description="Paths not counted: exact paths or glob patterns (`/ui/*`), chassis's "
+        "path-pattern syntax.",
     )
     process_metrics: bool = Field(
         True,
@@ -82,12 +77,4 @@ class MetricsSettings(chassis.PluginSettings):
             raise ValueError(
                 "must be a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)"
             )
-        return value
-
-    @field_validator("exclude_paths")
-    @classmethod
-    def _check_paths(cls, value: list[str]) -> list[str]:
-        for path in value:
-            if not path.startswith("/"):
-                raise ValueError(f"{path!r}: paths start with '/'")
         return value

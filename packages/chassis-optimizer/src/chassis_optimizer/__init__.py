@@ -18,7 +18,6 @@ connexion-plus's :class:`FlaskOptimize`. See the package README for every settin
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import chassis
@@ -67,14 +66,6 @@ def get_optimizer(app: Any) -> Optimizer | None:
     return find_optimizer(app)
 
 
-def _own_settings(app: chassis.App) -> OptimizerSettings:
-    name = app.plugin_manager.get_name(sys.modules[__name__]) or chassis_plugin_name
-    section = getattr(app.settings, name, None)
-    if not isinstance(section, OptimizerSettings):  # pragma: no cover - registered under it
-        return OptimizerSettings()
-    return section
-
-
 def _check_cache_url(settings: OptimizerSettings) -> None:
     if settings.cache_url is None:
         return
@@ -113,20 +104,18 @@ def settings_model() -> type[OptimizerSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App) -> None:
+def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
     import json
 
     from connexion.jsonifier import Jsonifier
-    from connexion.middleware import MiddlewarePosition
 
     from ._middleware import OptimizerMiddleware
     from ._routes import OptimizerRouteMiddleware
     from ._state import STATE_KEY, Optimizer, minify_policy
 
-    settings = _own_settings(app)
+    settings: OptimizerSettings = plugin.settings
     _check_cache_url(settings)
-    optimizer = Optimizer(app, settings)
-    app.extras[STATE_KEY] = optimizer
+    plugin.state = optimizer = Optimizer(app, settings)
     app.app.extensions[STATE_KEY] = optimizer  # flask.current_app in views finds it
 
     if settings.fast_json:
@@ -144,36 +133,26 @@ def configure_app(app: chassis.App) -> None:
             app.jsonifier = OrjsonJsonifier(minify, app.settings.json_indent)
         app.app.json = OrjsonProvider(app.app)
 
-    app.add_middleware(
-        OptimizerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, optimizer=optimizer
-    )
-    app.add_middleware(
-        OptimizerRouteMiddleware, position=MiddlewarePosition.BEFORE_CONTEXT, optimizer=optimizer
-    )
+    # Compression and conditional requests change the body and status: inside the observers.
+    app.add_middleware(OptimizerMiddleware, slot="encode", optimizer=optimizer)
+    app.add_middleware(OptimizerRouteMiddleware, slot="handler", optimizer=optimizer)
 
 
 @chassis.hookimpl
-async def startup(app: chassis.App) -> None:
+async def startup(plugin: chassis.PluginContext) -> None:
     """Open the response cache's backend (the Redis client) on the server's event loop."""
-    optimizer = get_optimizer(app)
-    if optimizer is not None:
-        await optimizer.start()
+    await plugin.state.start()
 
 
 @chassis.hookimpl
-async def shutdown(app: chassis.App) -> None:
+async def shutdown(plugin: chassis.PluginContext) -> None:
     """Close the response cache's Redis connections."""
-    optimizer = get_optimizer(app)
-    if optimizer is not None:
-        await optimizer.stop()
+    await plugin.state.stop()
 
 
 @chassis.hookimpl
-async def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
+async def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]]:
     """The response cache: its backend, and for Redis whether it is reachable. An unreachable
     Redis is reported ``degraded`` (status ``up``: the service answers without the cache),
     or ``down`` when ``cache_required`` is set."""
-    optimizer = get_optimizer(app)
-    if optimizer is None:
-        return None
-    return {HEALTH_CHECK: await optimizer.health()}
+    return {HEALTH_CHECK: await plugin.state.health()}

@@ -27,15 +27,17 @@ Paths = str | Iterable[str] | None
 
 
 def find_optimizer(app: Any) -> Optimizer | None:
-    """The optimizer of a :class:`chassis.App`, or of its Flask application
-    (``flask.current_app`` in a view)."""
+    """The optimizer of a chassis app, or of its Flask application (``flask.current_app``
+    in a view)."""
     from ._state import STATE_KEY
 
-    for registry in (getattr(app, "extras", None), getattr(app, "extensions", None)):
-        if isinstance(registry, dict) and STATE_KEY in registry:
-            found: Optimizer = registry[STATE_KEY]
-            return found
-    return None
+    find = getattr(app, "plugin_context", None)
+    if find is not None:
+        context = find(__name__)
+        return context.state if context is not None else None
+    extensions = getattr(app, "extensions", None)
+    found: Optimizer | None = extensions.get(STATE_KEY) if isinstance(extensions, dict) else None
+    return found
 
 
 def describe(paths: list[str], prefixes: list[str]) -> str:

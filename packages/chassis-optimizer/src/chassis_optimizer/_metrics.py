@@ -6,10 +6,9 @@ optimizer works (and imports nothing of Prometheus) without it.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-logger = logging.getLogger("chassis.optimizer")
+import chassis
 
 
 class OptimizerMetrics:
@@ -27,17 +26,9 @@ class OptimizerMetrics:
 
     def bind(self, app: Any) -> None:
         """Register the counters on the registry of ``app``'s metrics plugin, if any."""
-        registry = _registry(app)
-        if registry is None:
-            return
-        try:
-            self._register(registry)
-        except ValueError as error:  # the names are taken (a registry shared by two apps)
-            logger.warning("optimizer metrics not registered: %s", error)
-            return
-        self.active = True
+        self.active = chassis.register_metrics(app, self._register) is not None
 
-    def _register(self, registry: Any) -> None:
+    def _register(self, registry: Any) -> bool:
         from prometheus_client import Counter
 
         self._hits = Counter(
@@ -75,6 +66,7 @@ class OptimizerMetrics:
             ("encoding",),
             registry=registry,
         )
+        return True
 
     def _child(self, metric: Any, kind: str, label: str) -> Any:
         key = (kind, label)
@@ -106,16 +98,3 @@ class OptimizerMetrics:
     def compressed(self, encoding: str) -> None:
         if self.active:
             self._child(self._compressed, "enc", encoding).inc()
-
-
-def _registry(app: Any) -> Any:
-    """The metrics plugin's registry for ``app`` (its public ``get_registry``), or ``None``."""
-    manager = getattr(app, "plugin_manager", None)
-    plugin = manager.get_plugin("metrics") if manager is not None else None
-    get_registry = getattr(plugin, "get_registry", None)
-    if get_registry is None:
-        return None
-    try:
-        return get_registry(app)
-    except Exception:  # a broken metrics plugin must not stop the optimizer
-        return None

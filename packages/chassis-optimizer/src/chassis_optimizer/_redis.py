@@ -26,7 +26,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+
+import chassis
 
 from ._cache import Entry, Slot
 from ._paths import ancestors
@@ -61,19 +62,6 @@ return 0
 """
 
 logger = logging.getLogger("chassis.optimizer")
-
-
-def mask_url(url: str) -> str:
-    """``redis://:secret@host:6379/0`` -> ``redis://:***@host:6379/0``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    name = user.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
 def _digest(text: str) -> str:
@@ -212,7 +200,7 @@ class RedisCache:
             logger.warning(
                 "response cache: Redis at %s failed (%s); serving without the cache, next try "
                 "in %g s (this warning repeats at most every %g s)",
-                mask_url(self.url),
+                chassis.redact_credentials(self.url),
                 self.last_error,
                 self.retry_interval,
                 self.warn_interval,
@@ -220,7 +208,10 @@ class RedisCache:
 
     def _succeeded(self) -> None:
         if self.reachable is False:
-            logger.warning("response cache: Redis at %s is reachable again", mask_url(self.url))
+            logger.warning(
+                "response cache: Redis at %s is reachable again",
+                chassis.redact_credentials(self.url),
+            )
         self.reachable = True
         self._down_until = 0.0
 
@@ -326,7 +317,7 @@ class RedisCache:
             self._succeeded()
         detail: dict[str, Any] = {
             "backend": self.name,
-            "url": mask_url(self.url),
+            "url": chassis.redact_credentials(self.url),
             "reachable": bool(self.reachable),
         }
         if not self.reachable:

@@ -21,7 +21,7 @@ from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
 from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
-from ._state import STATE_KEY, Optimizer, RequestState, current_policy
+from ._state import STATE_KEY, Optimizer, RequestState
 
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
@@ -42,8 +42,7 @@ class _Operation:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = RequestState(self.policy)
-        scope.setdefault("extensions", {})[STATE_KEY] = state
-        current_policy.set(self.policy)
+        scope["extensions"][STATE_KEY] = state
         method = scope["method"]
         if self.cached and method in ("GET", "HEAD"):
             await self._cached(scope, receive, send, state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chassis import CommaList, PluginSettings
+from chassis import CommaList, PathPatternList, PluginSettings
 from pydantic import Field, PositiveFloat, SecretStr, field_validator
 
 ALGORITHMS = ("zstd", "br", "gzip")
@@ -139,9 +139,10 @@ class OptimizerSettings(PluginSettings):
         description="Request headers that make a response private to whoever sent them.",
     )
 
-    exclude_paths: CommaList = Field(
+    exclude_paths: PathPatternList = Field(
         default_factory=list,
-        description="Paths (exact, or a prefix ending in '*') left untouched; health paths are.",
+        description="Paths left untouched: exact paths or glob patterns ('/static/*'), "
+        "chassis's path-pattern syntax; the health paths always are.",
     )
 
     @field_validator("compress_algorithms")

@@ -7,8 +7,9 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import chassis
 
 from ._cache import Backend, MemoryCache
 from ._codecs import compressors
@@ -20,12 +21,9 @@ from ._paths import prefix_of
 from ._policy import RoutePolicy, global_policy
 from ._settings import OptimizerSettings
 
-if TYPE_CHECKING:
-    import chassis
-
 STATE_KEY = "chassis_optimizer"
-"""``app.extras[STATE_KEY]`` holds the app's :class:`Optimizer`; ``scope["extensions"]``
-holds each request's :class:`RequestState` under the same name."""
+"""``scope["extensions"][STATE_KEY]`` holds each request's :class:`RequestState`; the Flask
+application's ``extensions`` hold the app's :class:`Optimizer` under the same name."""
 
 logger = logging.getLogger("chassis.optimizer")
 
@@ -36,9 +34,6 @@ NEVER_COMPRESSED = ("text/event-stream",)
 
 # Bodies this large are compressed or minified in a worker thread, not on the event loop.
 THREAD_THRESHOLD = 256 * 1024
-
-current_policy: ContextVar[RoutePolicy] = ContextVar("chassis_optimizer_policy")
-"""The policy of the operation being served (set once the request is routed)."""
 
 
 class RequestState:
@@ -102,13 +97,9 @@ class Optimizer:
         self.metrics = OptimizerMetrics()
         self.metrics.bind(app)
         core = app.settings
-        self.excluded_exact = {core.health.liveness_path, core.health.readiness_path}
-        self.excluded_prefixes: tuple[str, ...] = ()
-        for path in settings.exclude_paths:
-            if path.endswith("*"):
-                self.excluded_prefixes += (path[:-1],)
-            else:
-                self.excluded_exact.add(path)
+        self.excluded = chassis.PathPatterns(
+            [core.health.liveness_path, core.health.readiness_path, *settings.exclude_paths]
+        )
         self.key_prefix = (
             settings.cache_key_prefix
             if settings.cache_key_prefix is not None
@@ -184,11 +175,6 @@ class Optimizer:
             )
         return done
 
-    def excluded(self, path: str) -> bool:
-        return path in self.excluded_exact or (
-            bool(self.excluded_prefixes) and path.startswith(self.excluded_prefixes)
-        )
-
     async def run(self, function: Callable[[bytes], bytes], body: bytes) -> bytes:
         """``function(body)``, in a worker thread when the body is large."""
         if len(body) < THREAD_THRESHOLD:
@@ -206,5 +192,6 @@ class Optimizer:
 
 def minify_policy() -> bool | None:
     """Whether the current request's route is minified, or ``None`` outside a routed request."""
-    policy = current_policy.get(None)
-    return None if policy is None else policy.minify
+    context = chassis.get_context()
+    state = context.scope["extensions"].get(STATE_KEY) if context is not None else None
+    return state.policy.minify if isinstance(state, RequestState) else None

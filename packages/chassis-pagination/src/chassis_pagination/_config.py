@@ -12,8 +12,6 @@ from ._settings import PaginationSettings
 
 logger = logging.getLogger("chassis.pagination")
 
-EXTRAS_KEY = "pagination"
-"""``app.extras["pagination"]``: the App's :class:`PaginationConfig`."""
 
 STATE_LIMITS = "chassis_pagination.limits"
 """``current_context.state`` key: the operation's :class:`Limits` (set by the middleware)."""
@@ -69,6 +67,8 @@ def default_config() -> PaginationConfig:
 
 
 def config_of(app: Any) -> PaginationConfig:
-    extras = getattr(app, "extras", None)
-    config = extras.get(EXTRAS_KEY) if isinstance(extras, dict) else None
+    """The app's configuration (the plugin's per-app state), or the defaults."""
+    find = getattr(app, "plugin_context", None)
+    context = find(__name__) if find is not None else None
+    config = context.state if context is not None else None
     return config if isinstance(config, PaginationConfig) else default_config()

@@ -7,9 +7,8 @@ from typing import Any
 
 import chassis
 from chassis import get_context
-from connexion.middleware import MiddlewarePosition
 
-from ._config import EXTRAS_KEY, STATE_PAGE, PaginationConfig, config_of
+from ._config import STATE_PAGE, PaginationConfig, config_of
 from ._links import LinkBuilder, link_header
 from ._middleware import PaginationMiddleware
 from ._paginate import Page
@@ -22,15 +21,13 @@ def settings_model() -> type[PaginationSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, settings: Any) -> None:
-    own: PaginationSettings = settings.pagination
-    config = PaginationConfig.from_settings(own)
-    app.extras[EXTRAS_KEY] = config
+def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
+    own: PaginationSettings = plugin.settings
+    plugin.state = config = PaginationConfig.from_settings(own)
     # Browsers only let scripts read the paging headers when CORS exposes them.
     app.cors_expose_headers.extend(["Link", config.total_header])
-    app.add_middleware(
-        PaginationMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, config=config
-    )
+    # After security (the caller is known), before validation (which checks the limits).
+    app.add_middleware(PaginationMiddleware, slot="authorized", order=20, config=config)
 
 
 @chassis.hookimpl

@@ -12,7 +12,6 @@ plugin configures an app.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +43,6 @@ __all__ = [
 chassis_plugin_name = "tracing"
 """The plugin's name when the module is passed to ``App(plugins=[chassis_tracing])``."""
 
-_RUNTIMES: weakref.WeakKeyDictionary[chassis.App, TracingRuntime] = weakref.WeakKeyDictionary()
-
 
 # -- hooks ----------------------------------------------------------------------------------
 
@@ -56,35 +53,32 @@ def settings_model() -> type[TracingSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, settings: chassis.Settings) -> None:
-    from connexion.middleware import MiddlewarePosition
-
+def configure_app(
+    app: chassis.App, settings: chassis.Settings, plugin: chassis.PluginContext
+) -> None:
     from . import _logs
     from ._middleware import TracingMiddleware
     from ._runtime import build_runtime
 
-    section: TracingSettings = getattr(settings, chassis_plugin_name)
-    tracing = build_runtime(app, settings, section)
-    _RUNTIMES[app] = tracing
-    app.add_middleware(
-        TracingMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, runtime=tracing
-    )
+    section: TracingSettings = plugin.settings
+    plugin.state = tracing = build_runtime(app, settings, section)
+    # Outermost of the observers: the span covers what every other layer does.
+    app.add_middleware(TracingMiddleware, slot="observe", order=0, runtime=tracing)
     _logs.install(section.log_level)
     _record_view_exceptions(app)
 
 
 @chassis.hookimpl
-def health_info(app: chassis.App) -> dict[str, dict[str, Any]] | None:
-    tracing = _RUNTIMES.get(app)
-    return {"tracing": tracing.health()} if tracing is not None else None
+def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]]:
+    tracing: TracingRuntime = plugin.state
+    return {"tracing": tracing.health()}
 
 
 @chassis.hookimpl
-async def shutdown(app: chassis.App) -> None:
+async def shutdown(plugin: chassis.PluginContext) -> None:
     """Flush buffered spans when the server stops."""
-    tracing = _RUNTIMES.get(app)
-    if tracing is not None:
-        await tracing.aflush()
+    tracing: TracingRuntime = plugin.state
+    await tracing.aflush()
 
 
 @chassis.hookimpl
@@ -127,10 +121,12 @@ def _client_error(exception: BaseException) -> bool:
 # -- public API -----------------------------------------------------------------------------
 
 
-def runtime(app: chassis.App) -> TracingRuntime | None:
+def runtime(app: chassis.BaseApp) -> TracingRuntime | None:
     """The tracing of ``app`` (tracer, provider, exporter, counters), or ``None`` when the
     plugin is not active in it."""
-    return _RUNTIMES.get(app)
+    find = getattr(app, "plugin_context", None)
+    context = find(__name__) if find is not None else None
+    return context.state if context is not None else None
 
 
 def get_tracer(name: str, version: str | None = None) -> Tracer:
@@ -149,7 +145,7 @@ def get_tracer(name: str, version: str | None = None) -> Tracer:
 
     context = get_context()
     app = context.app if context is not None else None
-    tracing = _RUNTIMES.get(app) if app is not None else None
+    tracing = runtime(app) if app is not None else None
     if tracing is not None and tracing.provider is not None:
         return tracing.provider.get_tracer(name, version)
     return trace.get_tracer(name, version)
@@ -198,9 +194,9 @@ async def httpx_async_request_hook(request: Any) -> None:
     httpx_request_hook(request)
 
 
-def force_flush(app: chassis.App, timeout: float = 30.0) -> bool:
+def force_flush(app: chassis.BaseApp, timeout: float = 30.0) -> bool:
     """Export the spans ``app`` has buffered in this process now (tests, scripts, shutdown)."""
-    tracing = _RUNTIMES.get(app)
+    tracing = runtime(app)
     return tracing.force_flush(timeout) if tracing is not None else True
 
 

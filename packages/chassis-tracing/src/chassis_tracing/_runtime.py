@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import os
-import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chassis import PluginError
+from chassis import PathPatterns, PluginError, redact_credentials
 from opentelemetry import trace
 
 from ._settings import TracingSettings, parse_headers
@@ -39,27 +37,6 @@ OTLP_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
-class PathMatcher:
-    """Exact paths in a set, glob patterns (``/static/*``) in one regular expression."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.exact: frozenset[str] = frozenset(p for p in patterns if not _is_glob(p))
-        globs = [fnmatch.translate(p) for p in patterns if _is_glob(p)]
-        self.regex = re.compile("|".join(globs)) if globs else None
-
-    def __call__(self, path: str) -> bool:
-        if path in self.exact:
-            return True
-        return self.regex is not None and self.regex.match(path) is not None
-
-    def __bool__(self) -> bool:
-        return bool(self.exact) or self.regex is not None
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
 class TracingRuntime:
     """The tracing of one :class:`chassis.App` (``chassis_tracing.runtime(app)``).
 
@@ -80,7 +57,7 @@ class TracingRuntime:
         provider: trace.TracerProvider | None,
         source: str,
         exporter: str,
-        excluded: PathMatcher,
+        excluded: PathPatterns,
         endpoint: str | None = None,
         sampling_ratio: float | None = None,
         processor: ProcessLocalBatchProcessor | None = None,
@@ -148,7 +125,7 @@ class TracingRuntime:
 def build_runtime(app: App, settings: Settings, section: TracingSettings) -> TracingRuntime:
     """Find or build the tracer for ``app`` from ``use_tracer=``, the global provider or
     settings, in that order."""
-    excluded = PathMatcher(_excluded_paths(settings, section))
+    excluded = PathPatterns(_excluded_paths(settings, section))
     given = app.extras.get("tracer")
     if given is not None:
         return _from_object(given, excluded)
@@ -198,7 +175,7 @@ def _excluded_paths(settings: Settings, section: TracingSettings) -> list[str]:
     return paths
 
 
-def _proxy_runtime(excluded: PathMatcher, source: str) -> TracingRuntime:
+def _proxy_runtime(excluded: PathPatterns, source: str) -> TracingRuntime:
     # The proxy follows a provider that the application sets globally later on.
     return TracingRuntime(
         tracer=trace.get_tracer(TRACER_NAME, __version__),
@@ -209,7 +186,7 @@ def _proxy_runtime(excluded: PathMatcher, source: str) -> TracingRuntime:
     )
 
 
-def _from_object(given: Any, excluded: PathMatcher) -> TracingRuntime:
+def _from_object(given: Any, excluded: PathPatterns) -> TracingRuntime:
     if isinstance(given, trace.TracerProvider):
         return TracingRuntime(
             tracer=given.get_tracer(TRACER_NAME, __version__),
@@ -269,13 +246,7 @@ def shown_endpoint(section: TracingSettings) -> str:
             endpoint = base.rstrip("/") + "/v1/traces"
         else:
             endpoint = base or default or "http://localhost:4318/v1/traces"
-    parts = urlsplit(endpoint)
-    if parts.username or parts.password:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        endpoint = urlunsplit(parts._replace(netloc=netloc))
-    return endpoint
+    return redact_credentials(endpoint)
 
 
 def _exporter_factory(section: TracingSettings) -> Callable[[], Any]:
@@ -325,7 +296,7 @@ def _exporter_factory(section: TracingSettings) -> Callable[[], Any]:
 
 
 def _from_settings(
-    settings: Settings, section: TracingSettings, excluded: PathMatcher
+    settings: Settings, section: TracingSettings, excluded: PathPatterns
 ) -> TracingRuntime:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider

@@ -6,7 +6,7 @@ import logging
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from chassis import CommaList, PluginSettings
+from chassis import PathPatternList, PluginSettings
 from pydantic import (
     BeforeValidator,
     Field,
@@ -98,9 +98,10 @@ class TracingSettings(PluginSettings):
             "span events (connexion-plus's use_logging_level); 'OFF' disables."
         ),
     )
-    exclude_paths: CommaList = Field(
+    exclude_paths: PathPatternList = Field(
         default_factory=list,
-        description="Paths not traced: exact paths or glob patterns ('/static/*').",
+        description="Paths not traced: exact paths or glob patterns ('/static/*'), "
+        "chassis's path-pattern syntax.",
     )
     exclude_probes: bool = Field(
         True,
