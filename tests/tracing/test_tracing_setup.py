@@ -159,7 +159,7 @@ def test_exporter_auto_follows_the_otel_endpoint_variable(
     with app.test_client() as client:
         tracing = client.get("/readyz").json()["checks"]["tracing"]
     assert tracing["exporter"] == "otlp"
-    assert tracing["endpoint"] == "http://collector:4318/v1/traces", "no credentials shown"
+    assert tracing["endpoint"] == "http://***@collector:4318/v1/traces", "no credentials shown"
     assert tracing["spans_dropped"] == 0
 
 
