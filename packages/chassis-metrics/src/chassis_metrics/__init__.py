@@ -22,6 +22,7 @@ from ._constants import (
     UNMATCHED_ROUTE,
     MetricsError,
 )
+from ._multiproc import forget_empty
 from ._settings import DEFAULT_BUCKETS, MetricsSettings
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ __all__ = [
     "get_metrics",
     "get_registry",
 ]
+
+# Before this package imports prometheus_client (none of the modules above does): an empty
+# PROMETHEUS_MULTIPROC_DIR means unset, and prometheus_client only asks whether it is present.
+forget_empty()
 
 chassis_plugin_name = "metrics"
 """The plugin's name when passed as an object: ``App(plugins=[chassis_metrics])``."""
