@@ -35,7 +35,8 @@ Per-process set-up:
   ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them up, whichever worker answers. The
   directory is created and emptied when gunicorn starts (figures of a previous run would be
   added to this one's) and a dead worker's live gauges are dropped (``child_exit``).
-  When the variable is unset a directory of this master's own is made, and removed at exit.
+  When the variable is unset or empty a directory of this master's own is made, and removed
+  at exit.
 * **OpenTelemetry** (chassis-tracing): the plugin's span processor starts its export thread
   and HTTP connections in the process that ends the first span and resets itself after a fork
   (``os.register_at_fork``), so each worker exports its own spans, with or without
@@ -131,8 +132,10 @@ proc_name = os.environ.get("CHASSIS_SERVICE_NAME") or None
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 _OWN_DIR_VARIABLE = "GUNICORN_OWN_MULTIPROC_DIR"  # survives a reload (SIGHUP re-reads this file)
-if not os.environ.get(MULTIPROC_VARIABLE):
-    # This file runs in the master before any worker is forked: the workers inherit it.
+if not os.environ.get(MULTIPROC_VARIABLE, "").strip():
+    # Unset, or set empty (which chassis-metrics and this file take as unset): several workers
+    # need a shared directory, so one of this master's own. This file runs in the master before
+    # any worker is forked: the workers inherit it.
     os.environ[MULTIPROC_VARIABLE] = tempfile.mkdtemp(prefix="chassis-prometheus-")
     os.environ[_OWN_DIR_VARIABLE] = os.environ[MULTIPROC_VARIABLE]
 

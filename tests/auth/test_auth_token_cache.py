@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import chassis_auth
@@ -69,3 +70,36 @@ def test_auth_validate_token_hands_out_independent_copies(
     assert type(fresh) is dict and type(fresh["scopes"]) is list
     assert type(fresh["groups"][0]) is dict
     authenticator.check_scopes(fresh, ["a"])
+
+
+def test_auth_a_string_exp_is_refused_and_never_remembered(
+    auth_app: Any, auth_issuer: LocalIssuer, caplog: Any
+) -> None:
+    """``"exp": "<digits>"`` used to pass (PyJWT reads it with int()) and then stay in the
+    cache for token_cache_ttl, past that time, since the cache bounds entries by a numeric exp
+    only. RFC 7519 makes NumericDate a JSON number: the token is refused every time."""
+    soon = int(time.time()) + 2
+    bad = auth_issuer.auth_header(["items:read"], exp=str(soon))
+    good = auth_issuer.auth_header(["items:read"], exp=soon)
+    app = auth_app(leeway=0, token_cache_ttl=600)
+    authenticator = chassis_auth.get_authenticator(app)
+    assert authenticator is not None and authenticator.validator is not None
+    with app.test_client() as client:
+        refused = [client.get("/bearer", headers=bad) for _ in range(2)]
+        assert len(authenticator.validator._cache) == 0  # nothing remembered
+        accepted = client.get("/bearer", headers=good)
+        assert len(authenticator.validator._cache) == 1  # a number exp still is
+        # Past exp, the number one stops working at once; the string one never worked.
+        while time.time() <= soon:
+            time.sleep(0.1)
+        later = [client.get("/bearer", headers=headers) for headers in (bad, good)]
+
+    for response in [*refused, *later]:
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == (
+            'Bearer realm="chassis-service", error="invalid_token"'
+        )
+    assert accepted.status_code == 200
+    reasons = [r.auth_reason for r in caplog.records if hasattr(r, "auth_reason")]
+    assert reasons == ["invalid_claim", "invalid_claim", "invalid_claim", "expired"]

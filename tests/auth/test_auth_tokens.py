@@ -84,6 +84,19 @@ CASES: list[tuple[str, Callable[[LocalIssuer], str], str | tuple[str, ...]]] = [
     ("no audience", lambda i: i.token(aud=None), "missing_claim"),
     ("no exp", lambda i: i.token(exp=None), "missing_claim"),
     ("iat not a number", lambda i: i.token(iat="yesterday"), "invalid_claim"),
+    # RFC 7519: a NumericDate is a JSON number; PyJWT alone reads these with int(...).
+    ("exp a numeric string", lambda i: i.token(exp=str(int(time.time()) + 300)), "invalid_claim"),
+    ("nbf a numeric string", lambda i: i.token(nbf=str(int(time.time()) - 60)), "invalid_claim"),
+    ("iat a numeric string", lambda i: i.token(iat=str(int(time.time()))), "invalid_claim"),
+    ("exp a float string", lambda i: i.token(exp=f"{time.time() + 300:.3f}"), "invalid_claim"),
+    ("nbf not a number", lambda i: i.token(nbf="tomorrow"), "invalid_claim"),
+    ("exp true", lambda i: i.token(exp=True), "invalid_claim"),
+    ("exp false", lambda i: i.token(exp=False), "invalid_claim"),
+    ("nbf true", lambda i: i.token(nbf=True), "invalid_claim"),
+    ("iat false", lambda i: i.token(iat=False), "invalid_claim"),
+    ("exp Infinity", lambda i: i.token(exp=float("inf")), "invalid_claim"),
+    ("exp NaN", lambda i: i.token(exp=float("nan")), "invalid_claim"),
+    ("exp an array", lambda i: i.token(exp=[int(time.time()) + 300]), "invalid_claim"),
     ("alg none", alg_none, "bad_algorithm"),
     ("HS256 signed with the public key", hs256_with_public_key, "bad_algorithm"),
     ("HS256 with the public key, no kid", hs256_without_kid, "bad_algorithm"),
@@ -158,6 +171,13 @@ def test_auth_valid_token_reaches_the_view_and_the_context(
 
 def test_auth_expired_within_leeway_is_accepted(client: Any, auth_issuer: LocalIssuer) -> None:
     headers = auth_issuer.auth_header(exp=int(time.time()) - 5)  # leeway: 30 s by default
+
+    assert client.get("/bearer", headers=headers).status_code == 200
+
+
+def test_auth_numeric_dates_may_be_fractional(client: Any, auth_issuer: LocalIssuer) -> None:
+    now = time.time()
+    headers = auth_issuer.auth_header(exp=now + 300.25, nbf=now - 0.5, iat=now - 0.5)
 
     assert client.get("/bearer", headers=headers).status_code == 200
 

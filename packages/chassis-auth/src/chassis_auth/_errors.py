@@ -30,7 +30,7 @@ REASONS = (
     "wrong_issuer",
     "wrong_audience",
     "missing_claim",
-    "invalid_claim",  # a claim of the wrong type (iat not a number, sub not a string)
+    "invalid_claim",  # a claim of the wrong type (exp/nbf/iat not a JSON number, sub not a string)
     "invalid_api_key",
     "rejected",  # a user-supplied x-*InfoFunc returned None
     "insufficient_scope",

@@ -9,6 +9,7 @@ the same token are checked against.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -22,6 +23,48 @@ from ._errors import AuthUnavailable, InvalidToken
 from ._jwks import JwksCache, SigningKey
 from ._settings import AuthSettings
 
+NUMERIC_DATE_CLAIMS = ("exp", "nbf", "iat")
+"""Registered claims whose value is a NumericDate (RFC 7519, section 2): a JSON number."""
+
+
+class InvalidNumericDate(jwt_errors.InvalidTokenError):
+    """``exp``, ``nbf`` or ``iat`` is not a JSON number (a string, a boolean, ``NaN``...)."""
+
+
+def _check_numeric_dates(payload: Mapping[str, Any]) -> None:
+    """Refuse a NumericDate claim that is not a finite JSON number.
+
+    PyJWT reads these claims with ``int(...)``, which takes ``"1700000000"`` and ``true`` (1):
+    a token whose ``exp`` is a string of digits would be accepted, then remembered by the
+    token cache past that time (the cache bounds its entries by numeric ``exp`` only).
+    """
+    for name in NUMERIC_DATE_CLAIMS:
+        if name not in payload:
+            continue
+        value = payload[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidNumericDate(
+                f"{name} must be a number (RFC 7519 NumericDate), not {type(value).__name__}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidNumericDate(f"{name} must be a finite number, not {value}")
+
+
+class _Decoder(jwt.PyJWT):
+    """PyJWT's decoder, refusing NumericDate claims that are not JSON numbers.
+
+    The check runs on the payload once the signature is verified and before PyJWT checks the
+    claims (``_decode_payload`` is PyJWT's documented hook for subclasses), so a forged token
+    is still ``bad_signature`` and a string ``exp`` is ``invalid_claim``, never ``expired``
+    nor ``malformed``.
+    """
+
+    def _decode_payload(self, decoded: dict[str, Any]) -> dict[str, Any]:
+        payload = super()._decode_payload(decoded)
+        _check_numeric_dates(payload)
+        return payload
+
+
 # PyJWT's exceptions, most specific first, and the reason each one is counted under.
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt_errors.ExpiredSignatureError, "expired"),
@@ -31,6 +74,7 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt_errors.MissingRequiredClaimError, "missing_claim"),
     (jwt_errors.InvalidSignatureError, "bad_signature"),
     (jwt_errors.InvalidAlgorithmError, "bad_algorithm"),
+    (InvalidNumericDate, "invalid_claim"),
     (jwt_errors.InvalidIssuedAtError, "invalid_claim"),
     (jwt_errors.InvalidSubjectError, "invalid_claim"),
     (jwt_errors.InvalidJTIError, "invalid_claim"),
@@ -68,7 +112,7 @@ class TokenValidator:
         self._audience = list(settings.audience) or None
         self._leeway = settings.leeway
         self._max_length = settings.max_token_length
-        self._decoder = jwt.PyJWT(
+        self._decoder = _Decoder(
             options={
                 "require": list(settings.required_claims),
                 "verify_aud": settings.verify_audience,
@@ -99,7 +143,7 @@ class TokenValidator:
         info = self._token_info(await self._verify(token))
         until = now + self._cache_ttl
         exp = info.get("exp")
-        if isinstance(exp, (int, float)):
+        if isinstance(exp, (int, float)):  # a JSON number: checked by _Decoder
             until = min(until, exp + self._leeway)
         if until > now:
             cache[digest] = (until, _freeze(info))  # new containers: shares nothing with info

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import chassis
 
 from ._constants import DETACHED_KEY, OTHER_METHOD, UNMATCHED_ROUTE, MetricsError
+from ._multiproc import forget_empty
 from ._settings import DEFAULT_BUCKETS, MetricsSettings
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ __all__ = [
     "get_metrics",
     "get_registry",
 ]
+
+# Before this package imports prometheus_client (none of the modules above does): an empty
+# PROMETHEUS_MULTIPROC_DIR means unset, and prometheus_client only asks whether it is present.
+forget_empty()
 
 chassis_plugin_name = "metrics"
 """The plugin's name when passed as an object: ``App(plugins=[chassis_metrics])``."""

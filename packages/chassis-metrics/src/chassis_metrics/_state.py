@@ -51,6 +51,27 @@ def _check_multiprocess(path: str) -> None:
         )
 
 
+def _keep_values_in_memory() -> None:
+    """Single-process mode: make sure the metrics made from now on keep their values in memory.
+
+    ``prometheus_client`` picks file-backed values when ``PROMETHEUS_MULTIPROC_DIR`` is
+    *present* as it is imported. Imported before ``chassis_metrics`` (which takes an empty
+    value out of the environment first) while the variable was set empty, it would write every
+    figure to a ``.db`` file in the working directory (or fail on a read-only one): this
+    process's metrics made from now on are kept in memory instead.
+    """
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        return
+    values.ValueClass = values.MutexValue
+    logger.warning(
+        "prometheus_client was imported while %s was set but empty (or has been unset since): "
+        "metrics made before chassis-metrics was imported keep writing .db files to the "
+        "working directory; this app's metrics are kept in memory. Unset the variable rather "
+        "than setting it empty, or import prometheus_client after chassis_metrics",
+        MULTIPROC_VARIABLE,
+    )
+
+
 class RequestMetrics:
     """The request metrics of one app and the label children they need, made once each."""
 
@@ -129,6 +150,8 @@ class MetricsState:
         self.multiprocess_dir = multiprocess_dir()
         if self.multiprocess_dir is not None:
             _check_multiprocess(self.multiprocess_dir)
+        else:
+            _keep_values_in_memory()
         self._flask_metrics: PrometheusMetrics | None = None
         self.port_server: PortServer | None = None
         self.registry = self._registry_from(app.extras.get("metrics"))

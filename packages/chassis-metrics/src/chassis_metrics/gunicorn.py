@@ -1,4 +1,5 @@
-"""Server hooks for gunicorn with several workers (``PROMETHEUS_MULTIPROC_DIR`` set).
+"""Server hooks for gunicorn with several workers (``PROMETHEUS_MULTIPROC_DIR`` set; empty
+counts as unset).
 
 Put them in ``gunicorn.conf.py``::
 
@@ -27,7 +28,8 @@ __all__ = ["child_exit", "clear_multiprocess_dir", "mark_process_dead", "on_star
 
 def clear_multiprocess_dir(path: str | None = None) -> int:
     """Delete the ``*.db`` files of ``path`` (default ``PROMETHEUS_MULTIPROC_DIR``), creating
-    the directory if needed; return how many were removed. Call it before any worker starts."""
+    the directory if needed; return how many were removed (0, touching nothing, when neither
+    is set or the variable is empty). Call it before any worker starts."""
     path = path or multiprocess_dir()
     if not path:
         return 0
@@ -59,7 +61,8 @@ def on_starting(server: Any) -> None:
         )
     elif multiprocess_dir() is None:
         logger.warning(
-            "%s is not set: each worker reports only its own figures", MULTIPROC_VARIABLE
+            "%s is not set (or empty): each worker reports only its own figures",
+            MULTIPROC_VARIABLE,
         )
 
 

@@ -1,14 +1,17 @@
 """Per-operation options and early checks of the pagination query parameters.
 
-A routed middleware placed before Connexion's request validation. For each operation that is
-paginated (it has the ``x-chassis-pagination`` extension or declares an ``offset``, ``limit``
-or ``cursor`` query parameter) it
+A routed middleware placed before Connexion's request validation. For each operation that
+opts in to pagination, with the ``x-chassis-pagination`` extension or by taking one of the
+package's parameter components (``offset``, ``limit`` or ``cursor`` carrying
+``x-chassis-pagination-parameter``, as ``openapi/pagination.yaml``'s do), it
 
 - puts the operation's limits in ``current_context.state`` for ``paginate``;
 - checks ``offset``, ``limit`` and ``cursor`` (its signature), so a bad one gets a 400 that
   names the parameter and says why, instead of Connexion's JSON-schema message.
 
-Every other operation is routed straight through, at no cost.
+Every other operation is routed straight through, at no cost, even one that declares query
+parameters named ``offset``, ``limit`` or ``cursor`` of its own: Connexion validates those
+against their schemas and hands them to the handler as they are.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from ._settings import OperationOptions
 logger = logging.getLogger("chassis.pagination")
 
 EXTENSION = "x-chassis-pagination"
+"""The operation's opt-in, with its options: ``{}`` (or ``true``), ``{max_limit: 500}``...;
+``false`` opts out even an operation that takes the package's components."""
+
+PARAMETER_MARKER = "x-chassis-pagination-parameter"
+"""Carried by the package's parameter components: an operation taking one is paginated."""
 
 
 class _PaginatedOperation:
@@ -66,10 +74,14 @@ class _PaginationAPI(RoutedAPI[Any]):
             for parameter in operation.parameters
             if parameter.get("in") == "query" and parameter.get("name") in PAGE_PARAMETERS
         }
-        if EXTENSION not in raw and not declared:
+        extension = raw.get(EXTENSION)
+        if extension is True:  # opted in, without options
+            extension = {}
+        ours = any(parameter.get(PARAMETER_MARKER) is True for parameter in declared.values())
+        if extension is False or (extension is None and not ours):
+            # Not paginated: parameters of these names, if any, are the operation's own.
             return self.next_app
         limits = self.config.limits
-        extension = raw.get(EXTENSION)
         if extension is not None:
             try:
                 options = OperationOptions.model_validate(extension)

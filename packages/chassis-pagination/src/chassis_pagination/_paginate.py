@@ -171,8 +171,11 @@ def paginate(
     :param keyset: sort columns for keyset (cursor) pagination, e.g.
         ``[Premises.rfs_date.desc(), Premises.id]``: ascending unless ``.desc()``; NULLs sort
         after every value ascending and before them descending unless ``.nulls_first()`` /
-        ``.nulls_last()`` says otherwise; the last one unique and NOT NULL. They replace the
-        statement's ORDER BY. Without ``keyset``, pages are cut by ``offset``.
+        ``.nulls_last()`` says otherwise. They must include a unique key of a table (its
+        primary key, or a unique constraint or index of NOT NULL columns: checked in the
+        metadata where it can tell) and the last one must be NOT NULL: end with the primary
+        key. They replace the statement's ORDER BY. Without ``keyset``, pages are cut by
+        ``offset``.
     :param default_limit: page size without ``limit`` (default: the operation's
         ``x-chassis-pagination`` option, else the ``pagination.default_limit`` setting).
     :param max_limit: largest ``limit`` accepted (same defaults).
@@ -186,6 +189,8 @@ def paginate(
         ``meta.pagination`` (last call wins).
     :raises InvalidPageParameter: (a 400 problem+json) a bad ``offset``, ``limit`` or
         ``cursor``: negative, zero, too large, not an integer, forged or truncated.
+    :raises ValueError: a ``keyset`` that the tables' metadata shows not to be unique (the
+        message names its columns and the keyset to use instead).
     """
     plan = _plan(source, keyset, default_limit, max_limit, max_offset, total, offset, limit, cursor)
     if plan.query is None:
@@ -367,6 +372,7 @@ def _keyset_plan(
         )
     config.uses_cursors("a listing pages with cursors")
     keys = _sql.sort_keys(keyset)
+    _sql.check_unique(keys)
     fingerprint = _sql.keys_fingerprint(keys)
     position = None
     if request.cursor is not None:

@@ -14,11 +14,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, inspect, literal, or_, select, tuple_
+from sqlalchemy import (
+    Column,
+    Table,
+    UniqueConstraint,
+    and_,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Query, Session, scoped_session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
+from sqlalchemy.sql.selectable import Alias
 
 from ._cursor import Position, fingerprint
 
@@ -88,6 +100,121 @@ def sort_keys(keyset: Sequence[Any]) -> list[SortKey]:
         nulls_first = descending if placement is None else placement
         keys.append(SortKey(element, descending, nulls_first, nullable))
     return keys
+
+
+def _table_column(expression: ColumnElement[Any]) -> tuple[Any, Table, str] | None:
+    """``(from clause, table, column name)`` of a keyset column that is a column of a
+    ``Table`` (directly, through an ORM attribute or ``aliased()``, or a label of one); ``None``
+    when the metadata cannot tell what it is (an expression, a column of a subquery, a CTE, a
+    text query or a table-less ``column()``)."""
+    element: Any = expression
+    while isinstance(element, Label):
+        element = element.element
+    if not isinstance(element, Column):
+        return None
+    source: Any = element.table  # a Table, or an Alias of one, a Subquery...
+    if isinstance(source, Table):
+        return source, source, element.name
+    if isinstance(source, Alias) and isinstance(source.element, Table):
+        base: Any = source.element.corresponding_column(element)
+        if isinstance(base, Column):
+            return source, source.element, base.name
+    return None
+
+
+def _is_partial(index: Any) -> bool:
+    """A partial index (``postgresql_where``, ``sqlite_where``...) is unique only in part."""
+    return any(
+        name.endswith("_where") and value is not None
+        for name, value in index.dialect_kwargs.items()
+    )
+
+
+def unique_keys(table: Table) -> list[tuple[str, ...]]:
+    """Column sets that the table's metadata says identify a row: its primary key, then each
+    unique constraint and unique index over plain NOT NULL columns (a unique column that may
+    hold NULL can hold many; a partial or expression index does not count)."""
+    found: list[tuple[str, ...]] = []
+    if len(table.primary_key.columns):
+        found.append(tuple(column.name for column in table.primary_key.columns))
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and len(constraint.columns):
+            columns = list(constraint.columns)
+            if not any(column.nullable for column in columns):
+                found.append(tuple(column.name for column in columns))
+    for index in sorted(table.indexes, key=lambda index: str(index.name)):
+        if not index.unique or _is_partial(index):
+            continue
+        columns = [e for e in index.expressions if isinstance(e, Column)]
+        plain = bool(columns) and len(columns) == len(index.expressions)
+        if plain and not any(column.nullable for column in columns):
+            found.append(tuple(column.name for column in columns))
+    return found
+
+
+def check_unique(keys: Sequence[SortKey]) -> None:
+    """Refuse a keyset that the tables' metadata shows not to be unique.
+
+    A keyset pages correctly only if no two rows share all its values: after a page that ends
+    on ``(x, ...)``, the next one starts strictly after it, so rows tying with the last one are
+    skipped. It is accepted when its columns of one table (or one alias of a table) include all
+    the columns of :func:`unique_keys` for that table, wherever they stand in the keyset. It is
+    not checked when some keyset column is one the metadata cannot tell about (see
+    :func:`_table_column`) and no unique key is found among the others.
+
+    :raises ValueError: naming the keyset's columns and what to add.
+    """
+    by_source: dict[Any, tuple[Table, set[str]]] = {}
+    unknown = False
+    for key in keys:
+        found = _table_column(key.expression)
+        if found is None:
+            unknown = True
+            continue
+        source, table, name = found
+        by_source.setdefault(source, (table, set()))[1].add(name)
+    for table, names in by_source.values():
+        if any(set(unique) <= names for unique in unique_keys(table)):
+            return
+    if unknown or not by_source:
+        return  # an expression or a subquery's column: the metadata cannot tell
+    raise ValueError(_not_unique_message(keys, list(by_source)))
+
+
+def _not_unique_message(keys: Sequence[SortKey], sources: Sequence[Any]) -> str:
+    """What is wrong and the keyset to use instead (``sources``: the keyset's tables, or
+    aliases of tables, in order)."""
+
+    def shown(key: SortKey) -> str:
+        found = _table_column(key.expression)
+        text = f"{found[0].name}.{found[2]}" if found is not None else str(key.expression)
+        if key.descending:
+            text += ".desc()"
+        return text
+
+    def keys_of(source: Any) -> str:
+        table = source if isinstance(source, Table) else source.element
+        found = ", ".join(f"({', '.join(unique)})" for unique in unique_keys(table))
+        return f"{source.name}'s unique keys: {found or 'none declared'}"
+
+    listed = ", ".join(shown(key) for key in keys)
+    known = "; ".join(keys_of(source) for source in sources)
+    last = sources[-1]
+    table = last if isinstance(last, Table) else last.element
+    pk = [column.name for column in table.primary_key.columns]
+    message = (
+        f"keyset [{listed}] is not unique: it holds no primary key, unique constraint or "
+        f"unique index (of NOT NULL columns) of its table ({known}), so rows tying on the "
+        "values a page ends with would be skipped by the next page. "
+    )
+    if pk:
+        direction = ".desc()" if keys[-1].descending else ""
+        added = ", ".join(f"{last.name}.{name}{direction}" for name in pk)
+        return message + (f"Add the primary key as the last sort key: keyset=[{listed}, {added}]")
+    return message + (
+        f"Declare {table.name}'s primary key (or a unique constraint of NOT NULL columns) on "
+        "its Table and add it as the last sort key"
+    )
 
 
 def keys_fingerprint(keys: Sequence[SortKey]) -> str:
