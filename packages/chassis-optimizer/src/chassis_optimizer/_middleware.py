@@ -140,7 +140,7 @@ class _Responder:
         method = self.scope["method"]
 
         length = _content_length(headers)
-        encoded = header(headers, b"content-encoding") not in (None, b"identity")
+        encoded = _encoded(headers)
         content_type = header(headers, b"content-type")
         kind = media_type(content_type) if content_type else ""
         has_body = status >= 200 and status not in _NO_BODY_STATUSES and status != 206
@@ -257,6 +257,8 @@ class _Responder:
             compressed = await self._compress(body, coding, etag_value if ours else None)
             if len(compressed) < len(body):
                 body = compressed
+                # Any Content-Encoding here says identity (not encoded): the coding replaces it.
+                headers[:] = without(headers, (b"content-encoding",))
                 headers.append((b"content-encoding", coding.encode("ascii")))
                 _suffix_etag(headers, coding)
                 optimizer.metrics.compressed(coding)
@@ -312,6 +314,13 @@ class _Responder:
             _suffix_etag(kept, coding)
         await self.send_next({"type": "http.response.start", "status": 304, "headers": kept})
         await self.send_next({"type": "http.response.body", "body": b""})
+
+
+def _encoded(headers: Headers) -> bool:
+    """Whether the body is already encoded: a ``Content-Encoding`` other than ``identity``
+    (which means no encoding at all, so such a body may still be compressed)."""
+    value = header(headers, b"content-encoding")
+    return value is not None and value.strip().lower() != b"identity"
 
 
 def _content_length(headers: Headers) -> int | None:
