@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
+import time
 
 import brotli
 import optimizer_views
 import pytest
 import zstandard
-from optimizer_support import AppMaker, Sent, wire_client
+from optimizer_support import AppMaker, Sent, Settings, serving, wire_client
 
 IDENTITY = {"Accept-Encoding": "identity"}
 GZIP = {"Accept-Encoding": "gzip"}
@@ -40,6 +42,208 @@ def cache_status(sent: Sent) -> str:
     value = sent.header("cache-status")
     assert value is not None
     return value
+
+
+# -- HEAD ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd", "identity"])
+@pytest.mark.parametrize("path", ["/items", "/page", "/csv", "/identity"])
+def test_head_sends_the_header_fields_of_get(make_app: AppMaker, path: str, coding: str) -> None:
+    with wire_client(make_app()) as wire:
+        get = wire.get(path, {"Accept-Encoding": coding})
+        head = wire.head(path, {"Accept-Encoding": coding})
+
+    assert head.status == get.status == 200
+    assert head.body == b""
+    assert head.fields() == get.fields()
+    assert head.header("etag") is not None
+    assert head.header("content-length") == str(len(get.body))
+    assert "accept-encoding" in (head.header("vary") or "").lower()
+    if coding != "identity":
+        assert head.header("content-encoding") == coding
+
+
+def test_conditional_head_gets_304_like_get(make_app: AppMaker) -> None:
+    with wire_client(make_app()) as wire:
+        tag = wire.get("/items", GZIP).header("etag")
+        assert tag is not None
+        for if_none_match in (tag, tag.replace('-gzip"', '"'), f'"other", {tag}', "*"):
+            conditional = {**GZIP, "If-None-Match": if_none_match}
+            get = wire.get("/items", conditional)
+            head = wire.head("/items", conditional)
+
+            assert head.status == get.status == 304
+            assert head.body == get.body == b""
+            assert head.fields() == get.fields()
+            assert head.header("etag") == tag
+        stale = wire.head("/items", {**GZIP, "If-None-Match": '"stale"'})
+
+    assert stale.status == 200
+    assert stale.header("etag") == tag
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/fail", 500), ("/nope", 404)])
+def test_head_of_an_error_is_the_get_error_without_its_body(
+    make_app: AppMaker, path: str, expected: int
+) -> None:
+    # The same request id both times: problem+json bodies carry it.
+    headers = {**GZIP, "X-Request-ID": "same-id"}
+    with wire_client(make_app({"compress_min_size": 100})) as wire:
+        get = wire.get(path, headers)
+        head = wire.head(path, headers)
+
+    assert head.status == get.status == expected
+    assert head.body == b""
+    assert head.fields() == get.fields()
+    assert head.header("content-encoding") == "gzip"
+    assert head.header("content-length") == str(len(get.body))
+
+
+@pytest.mark.parametrize("path", ["/stream", "/chunked"])
+def test_head_of_a_stream_sends_the_header_fields_of_get(make_app: AppMaker, path: str) -> None:
+    with wire_client(make_app()) as wire:
+        get = wire.get(path, GZIP)
+        head = wire.head(path, GZIP)
+
+    assert get.body
+    assert head.status == get.status == 200
+    assert head.body == b""
+    assert head.fields() == get.fields()
+    assert head.header("content-length") is None
+    assert head.header("content-encoding") is None
+
+
+def test_head_of_a_body_too_large_to_buffer(make_app: AppMaker) -> None:
+    """Over ``compress_max_size`` a GET body passes through as it is; so does the HEAD's
+    header fields (Flask does not even send its body)."""
+    with wire_client(make_app({"compress_max_size": 1000})) as wire:
+        get = wire.get("/items", GZIP)
+        head = wire.head("/items", GZIP)
+
+    assert json.loads(get.body) == optimizer_views.ITEMS
+    assert head.status == get.status == 200
+    assert head.body == b""
+    assert head.fields() == get.fields()
+    assert head.header("content-length") == str(len(get.body))
+
+
+def test_head_never_runs_a_stream(make_app: AppMaker) -> None:
+    """A HEAD is run as a GET inside the app, but a streamed body (here: events for 20 s) is
+    never produced: Flask drops it as for any HEAD."""
+    with wire_client(make_app()) as wire:
+        started = time.monotonic()
+        head = wire.head("/endless", GZIP)
+        elapsed = time.monotonic() - started
+
+    assert head.status == 200
+    assert head.body == b""
+    assert (head.header("content-type") or "").startswith("text/event-stream")
+    assert optimizer_views.calls["endless_chunks"] == 0
+    assert elapsed < 5
+
+
+def test_head_operation_of_the_spec_still_answers_heads(make_app: AppMaker) -> None:
+    """A path whose spec has its own HEAD operation: it answers (no body to work on), the
+    optimizer adds what it can (304 on its ETag)."""
+    with wire_client(make_app()) as wire:
+        head = wire.head("/probe", GZIP)
+        conditional = wire.head("/probe", {**GZIP, "If-None-Match": '"probe"'})
+
+    assert optimizer_views.calls["probe_head"] == 2
+    assert optimizer_views.calls["probe_get"] == 0
+    assert (head.status, head.header("x-probe"), head.body) == (200, "head", b"")
+    assert head.header("etag") == '"probe"'
+    assert (conditional.status, conditional.body) == (304, b"")
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd", "identity"])
+def test_head_and_the_response_cache(make_app: AppMaker, cache: Settings, coding: str) -> None:
+    accept = {"Accept-Encoding": coding}
+    with wire_client(make_app(cache())) as wire:
+        head_miss = wire.head("/cached", accept)
+        get_miss = wire.get("/cached", accept)
+        get_hit = wire.get("/cached", accept)
+        head_hit = wire.head("/cached", accept)
+        tag = get_hit.header("etag")
+        assert tag is not None
+        conditional_get = wire.get("/cached", {**accept, "If-None-Match": tag})
+        conditional_head = wire.head("/cached", {**accept, "If-None-Match": tag})
+
+    # The HEAD ran the view and stored nothing: the GET after it stores the whole body.
+    assert optimizer_views.calls["cached_items"] == 2
+    assert cache_status(head_miss) == "chassis; fwd=uri-miss"
+    assert cache_status(get_miss) == "chassis; fwd=uri-miss; stored"
+    assert json.loads(decoded(get_miss)) == optimizer_views.ITEMS
+    assert json.loads(decoded(get_hit)) == optimizer_views.ITEMS
+    assert cache_status(head_hit).startswith("chassis; hit")
+    for head, get in ((head_miss, get_miss), (head_hit, get_hit)):
+        assert head.status == get.status == 200
+        assert head.body == b""
+        assert head.fields("cache-status") == get.fields("cache-status")
+        assert head.header("etag") == tag
+        assert head.header("cache-control") == "public, max-age=60"
+        assert head.header("content-length") == str(len(get.body))
+        expected = None if coding == "identity" else coding
+        assert head.header("content-encoding") == expected
+    for conditional in (conditional_get, conditional_head):
+        assert (conditional.status, conditional.body) == (304, b"")
+        assert conditional.header("etag") == tag
+        assert cache_status(conditional).startswith("chassis; hit")
+    assert conditional_head.fields() == conditional_get.fields()
+
+
+def test_head_first_never_stores_an_empty_body(make_app: AppMaker, cache: Settings) -> None:
+    """Two instances (workers) sharing the cache: a HEAD miss on one stores nothing, so a GET
+    on the other stores and serves the whole body."""
+    first, second = make_app(cache()), make_app(cache())
+    with wire_client(first) as one, wire_client(second) as two:
+        one.head("/cached", GZIP)
+        one.head("/cached", IDENTITY)
+        stored = two.get("/cached", GZIP)
+        hit = one.get("/cached", IDENTITY)
+
+    assert cache_status(stored) == "chassis; fwd=uri-miss; stored"
+    assert json.loads(decoded(stored)) == optimizer_views.ITEMS
+    if "cache_url" in cache():  # one Redis: the other instance's entry
+        assert cache_status(hit).startswith("chassis; hit")
+    assert json.loads(hit.body) == optimizer_views.ITEMS
+
+
+def _raw_exchange(base: str, request: bytes) -> tuple[bytes, bytes]:
+    """(status line and header block, every byte after it) of one request on a socket."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def test_head_on_a_real_server(make_app: AppMaker) -> None:
+    with serving(make_app()) as base:
+        get_head, get_body = _raw_exchange(
+            base,
+            b"GET /items HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        )
+        head_head, head_body = _raw_exchange(
+            base,
+            b"HEAD /items HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        )
+
+    def fields(block: bytes) -> dict[str, str]:
+        lines = block.decode("latin-1").split("\r\n")[1:]
+        pairs = (line.split(":", 1) for line in lines)
+        skip = {"date", "x-request-id"}
+        return {name.lower(): value.strip() for name, value in pairs if name.lower() not in skip}
+
+    assert head_head.split(b"\r\n")[0] == get_head.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+    assert fields(head_head) == fields(get_head)
+    assert fields(head_head)["content-length"] == str(len(get_body))
+    assert fields(head_head)["content-encoding"] == "gzip"
+    assert head_body == b""
 
 
 # -- Content-Encoding: identity -------------------------------------------------------------
@@ -68,6 +272,9 @@ def test_identity_content_encoding_stays_when_not_compressed(make_app: AppMaker)
 def test_other_content_encodings_are_left_alone(make_app: AppMaker) -> None:
     with wire_client(make_app()) as wire:
         sent = wire.get("/encoded", {"Accept-Encoding": "zstd, br, gzip"})
+        head = wire.head("/encoded", {"Accept-Encoding": "zstd, br, gzip"})
 
     assert sent.header("content-encoding") == "gzip"
     assert json.loads(gzip.decompress(sent.body)) == optimizer_views.ITEMS
+    assert head.fields() == sent.fields()
+    assert head.body == b""

@@ -119,7 +119,7 @@ def configure_app(app: chassis.App) -> None:
     from connexion.jsonifier import Jsonifier
     from connexion.middleware import MiddlewarePosition
 
-    from ._middleware import OptimizerMiddleware
+    from ._middleware import OptimizerMiddleware, drop_unbuffered_head_bodies
     from ._routes import OptimizerRouteMiddleware
     from ._state import STATE_KEY, Optimizer, minify_policy
 
@@ -144,6 +144,8 @@ def configure_app(app: chassis.App) -> None:
             app.jsonifier = OrjsonJsonifier(minify, app.settings.json_indent)
         app.app.json = OrjsonProvider(app.app)
 
+    # A HEAD runs as a GET; Flask still answers one whose body would only be dropped as HEAD.
+    app.app.after_request(drop_unbuffered_head_bodies(settings.compress_max_size))
     app.add_middleware(
         OptimizerMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, optimizer=optimizer
     )

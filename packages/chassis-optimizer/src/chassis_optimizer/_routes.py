@@ -21,7 +21,7 @@ from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
 from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
-from ._state import STATE_KEY, Optimizer, RequestState, current_policy
+from ._state import HEAD_KEY, STATE_KEY, Optimizer, RequestState, current_policy, head_as_get
 
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
@@ -31,10 +31,14 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class _Operation:
     """One operation: its policy, and what its responses were seen to vary on."""
 
-    def __init__(self, next_app: ASGIApp, policy: RoutePolicy, optimizer: Optimizer) -> None:
+    def __init__(
+        self, next_app: ASGIApp, policy: RoutePolicy, optimizer: Optimizer, method: str
+    ) -> None:
         self.next_app = next_app
         self.policy = policy
         self.optimizer = optimizer
+        self.get = method.upper() == "GET"
+        """A GET operation: Connexion routes HEAD requests of its path to it too."""
         self.route = policy.route or ""
         self.vary: tuple[str, ...] = policy.vary
         self.credentials: tuple[str, ...] = () if policy.shared else policy.credential_headers
@@ -45,7 +49,9 @@ class _Operation:
         scope.setdefault("extensions", {})[STATE_KEY] = state
         current_policy.set(self.policy)
         method = scope["method"]
-        if self.cached and method in ("GET", "HEAD"):
+        if method == "HEAD" and self.get and scope["extensions"].get(HEAD_KEY):
+            await self._head(scope, receive, send, state)
+        elif self.cached and method in ("GET", "HEAD"):
             await self._cached(scope, receive, send, state)
         elif method in WRITES and self.optimizer.invalidate_writes:
             await self.next_app(scope, receive, self._invalidating(scope, send))
@@ -62,8 +68,28 @@ class _Operation:
         self.vary = tuple(sorted({*self.vary, *new}))
         return True
 
+    async def _head(self, scope: Scope, receive: Receive, send: Send, state: RequestState) -> None:
+        """A HEAD the outer middleware answers with the header fields of GET: served as a GET
+        (from the cache, or by the view), whose body the outer middleware drops. It never
+        fills the cache nor leads or follows a fill."""
+        scope = {**scope, "method": "GET"}
+        token = head_as_get.set(True)
+        try:
+            if self.cached:
+                await self._cached(scope, receive, send, state, head=True)
+            else:
+                await self.next_app(scope, receive, send)
+        finally:
+            head_as_get.reset(token)
+
     async def _cached(
-        self, scope: Scope, receive: Receive, send: Send, state: RequestState
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: RequestState,
+        *,
+        head: bool = False,
     ) -> None:
         optimizer = self.optimizer
         backend = optimizer.backend
@@ -75,7 +101,7 @@ class _Operation:
             entry = None
         bypassed = bool(getattr(backend, "bypassed", False))
         fill: Fill | None = None
-        if entry is None and scope["method"] == "GET" and not bypassed:
+        if entry is None and scope["method"] == "GET" and not head and not bypassed:
             joined = await optimizer.flights.join(slot)
             if isinstance(joined, Fill):
                 fill = joined
@@ -263,7 +289,7 @@ class _OptimizerAPI(RoutedAPI[_Operation]):
         )
         if policy.cache_ttl is not None:
             self.optimizer.longest_ttl = max(self.optimizer.longest_ttl, policy.cache_ttl)
-        return _Operation(self.next_app, policy, self.optimizer)
+        return _Operation(self.next_app, policy, self.optimizer, operation.method)
 
 
 class OptimizerRouteMiddleware(RoutedMiddleware[_OptimizerAPI]):

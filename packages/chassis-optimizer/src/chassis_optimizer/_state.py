@@ -40,6 +40,14 @@ THREAD_THRESHOLD = 256 * 1024
 current_policy: ContextVar[RoutePolicy] = ContextVar("chassis_optimizer_policy")
 """The policy of the operation being served (set once the request is routed)."""
 
+HEAD_KEY = "chassis_optimizer.head"
+"""In ``scope["extensions"]`` of a HEAD request the outer middleware handles: it answers with
+the header fields of the GET response and drops the body itself, so the layers inside may
+answer the HEAD as a GET."""
+
+head_as_get: ContextVar[bool] = ContextVar("chassis_optimizer_head_as_get", default=False)
+"""Set while a HEAD request runs as a GET (its operation is a GET operation)."""
+
 
 class RequestState:
     """What the routed part of the optimizer tells the outer part about one request."""
