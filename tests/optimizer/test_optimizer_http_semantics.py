@@ -19,6 +19,8 @@ import brotli
 import optimizer_views
 import pytest
 import zstandard
+from chassis_optimizer import get_optimizer
+from chassis_optimizer._cache import body_etag, strong_etag, without_request_id
 from optimizer_support import AppMaker, Sent, Settings, serving, wire_client
 
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -244,6 +246,175 @@ def test_head_on_a_real_server(make_app: AppMaker) -> None:
     assert fields(head_head)["content-length"] == str(len(get_body))
     assert fields(head_head)["content-encoding"] == "gzip"
     assert head_body == b""
+
+
+# -- the envelope ---------------------------------------------------------------------------
+
+
+def test_envelope_conditional_get_gets_304(make_app: AppMaker) -> None:
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        first = wire.get("/items", GZIP)
+        second = wire.get("/items", GZIP)
+        tag = first.header("etag")
+        assert tag is not None
+        conditional = wire.get("/items", {**GZIP, "If-None-Match": tag})
+        conditional_head = wire.head("/items", {**GZIP, "If-None-Match": tag})
+        plain = wire.get("/items", {**IDENTITY, "If-None-Match": tag})
+        other = wire.get("/items?limit=3", GZIP)
+
+    body = json.loads(decoded(first))
+    assert body["meta"]["request_id"] == first.header("x-request-id")
+    assert body["data"] == optimizer_views.ITEMS
+    assert json.loads(decoded(second))["meta"]["request_id"] == second.header("x-request-id")
+    assert first.header("x-request-id") != second.header("x-request-id")
+
+    # Bytes differ, content does not: one weak tag (its gzip form), RFC 9110 §8.8.1.
+    assert tag.startswith('W/"') and tag.endswith('-gzip"')
+    assert second.header("etag") == tag
+    for response in (conditional, conditional_head, plain):
+        assert (response.status, response.body) == (304, b"")
+        assert response.header("x-request-id") not in (None, first.header("x-request-id"))
+    assert conditional.header("etag") == conditional_head.header("etag") == tag
+    assert plain.header("etag") == tag.removesuffix('-gzip"') + '"'
+    assert other.status == 200
+    assert other.header("etag") != tag
+
+
+def test_envelope_head_sends_the_header_fields_of_get(make_app: AppMaker) -> None:
+    headers = {**GZIP, "X-Request-ID": "one-id"}  # the same body bytes, so the same length
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        get = wire.get("/items", headers)
+        head = wire.head("/items", headers)
+
+    assert head.body == b""
+    assert head.fields() == get.fields()
+    assert (head.header("etag") or "").startswith('W/"')
+
+
+def test_envelope_bodies_keep_their_own_request_id(make_app: AppMaker) -> None:
+    """Compressed bodies are remembered by their strong tag only: a weak tag is shared by
+    bodies that differ (their request ids), so none is served another's body."""
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        responses = [wire.get("/items", GZIP) for _ in range(3)]
+
+    assert len({response.header("etag") for response in responses}) == 1
+    for response in responses:
+        assert json.loads(decoded(response))["meta"]["request_id"] == response.header(
+            "x-request-id"
+        )
+
+
+@pytest.mark.parametrize("ids", [('a"b\\c', 'x\\y"z/'), ("1", "2"), ("request_id", "meta")])
+def test_envelope_validator_with_request_ids_of_the_client(
+    make_app: AppMaker, ids: tuple[str, str]
+) -> None:
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        one = wire.get("/items?limit=5", {**IDENTITY, "X-Request-ID": ids[0]})
+        two = wire.get("/items?limit=5", {**IDENTITY, "X-Request-ID": ids[1]})
+        other = wire.get("/items?limit=6", {**IDENTITY, "X-Request-ID": ids[0]})
+
+    assert json.loads(one.body)["meta"]["request_id"] == ids[0]
+    assert (one.header("etag") or "").startswith('W/"')
+    assert one.header("etag") == two.header("etag")
+    assert other.header("etag") != one.header("etag")
+
+
+def test_envelope_and_the_response_cache(make_app: AppMaker, cache: Settings) -> None:
+    with wire_client(make_app(cache(), settings=ENVELOPE)) as wire:
+        stored = wire.get("/cached", GZIP)
+        tag = stored.header("etag")
+        assert tag is not None
+        hit = wire.get("/cached", GZIP)
+        conditional = wire.get("/cached", {**GZIP, "If-None-Match": tag})
+        conditional_head = wire.head("/cached", {**GZIP, "If-None-Match": tag})
+        head = wire.head("/cached", GZIP)
+        uncached = wire.get("/items", GZIP)  # the same data through a route not cached
+
+    assert optimizer_views.calls["cached_items"] == 1
+    assert cache_status(stored) == "chassis; fwd=uri-miss; stored"
+    assert cache_status(hit).startswith("chassis; hit")
+    assert tag.startswith('W/"')
+    assert hit.header("etag") == head.header("etag") == uncached.header("etag") == tag
+    # A hit serves the stored body: the request id of the request that filled it.
+    assert json.loads(decoded(hit)) == json.loads(decoded(stored))
+    assert json.loads(decoded(stored))["meta"]["request_id"] == stored.header("x-request-id")
+    for response in (conditional, conditional_head):
+        assert (response.status, response.body) == (304, b"")
+        assert response.header("etag") == tag
+        assert response.header("x-request-id")
+        assert cache_status(response).startswith("chassis; hit")
+    assert head.header("content-length") == str(len(hit.body))
+
+
+def test_envelope_hits_are_compressed_once(make_app: AppMaker, cache: Settings) -> None:
+    """Hits serve the same bytes: their compressed form is remembered by the strong tag of
+    those bytes, kept in the entry (the weak tag would not tell bodies apart)."""
+    app = make_app(cache(), settings=ENVELOPE)
+    optimizer = get_optimizer(app)
+    assert optimizer is not None
+    compress, compressed = optimizer.compressors["gzip"], []
+
+    def counting(body: bytes) -> bytes:
+        compressed.append(body)
+        return compress(body)
+
+    optimizer.compressors["gzip"] = counting
+    with wire_client(app) as wire:
+        responses = [wire.get("/cached", GZIP) for _ in range(3)]
+
+    assert [cache_status(r).split(";")[1].strip() for r in responses] == [
+        "fwd=uri-miss",
+        "hit",
+        "hit",
+    ]
+    assert len(compressed) == 1
+    assert len({decoded(response) for response in responses}) == 1
+
+
+def test_envelope_indented_bodies_get_weak_tags(make_app: AppMaker) -> None:
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        one, two = (wire.get("/pretty", IDENTITY) for _ in range(2))
+
+    assert b'"request_id": "' in one.body
+    assert (one.header("etag") or "").startswith('W/"')
+    assert one.header("etag") == two.header("etag")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"meta":{"request_id":"ab"},"data":1}', b'{"meta":{"request_id":},"data":1}'),
+        (
+            b'{"meta": {"request_id" :\n "ab"}, "data": 1}',
+            b'{"meta": {"request_id" :\n }, "data": 1}',
+        ),
+        # Only the JSON member: not a longer id, not a string holding it, the first one.
+        (
+            b'{"request_id":"abc","x":{"request_id":"ab"}}',
+            b'{"request_id":"abc","x":{"request_id":}}',
+        ),
+        (b'{"note":"\\"request_id\\":\\"ab\\"","d":1}', None),
+        (b'{"request_id":"ab","request_id":"ab"}', b'{"request_id":,"request_id":"ab"}'),
+        (b'{"id":"ab"}', None),
+    ],
+)
+def test_without_request_id(body: bytes, expected: bytes | None) -> None:
+    assert without_request_id(body, "ab") == expected
+
+
+def test_without_request_id_escapes_the_id_as_json() -> None:
+    body = b'{"meta":{"request_id":"a\\"b\\\\c/"},"data":[]}'
+    assert json.loads(body)["meta"]["request_id"] == 'a"b\\c/'
+    assert without_request_id(body, 'a"b\\c/') == b'{"meta":{"request_id":},"data":[]}'
+    assert body_etag(body, 'a"b\\c/').startswith('W/"')
+    assert body_etag(body, "other") == strong_etag(body)
+
+
+def test_bodies_without_the_request_id_keep_strong_tags(make_app: AppMaker) -> None:
+    with wire_client(make_app(settings=ENVELOPE)) as wire:
+        page = wire.get("/page", IDENTITY)  # not JSON: no envelope
+
+    assert (page.header("etag") or "").startswith('"')
 
 
 # -- Content-Encoding: identity -------------------------------------------------------------

@@ -5,7 +5,9 @@ for chassis services (plugin ``optimizer``).
   honoured), at the ASGI level, errors included; ``Vary`` is appended to, never replaced.
 * JSON is serialized by orjson (Connexion's jsonifier and Flask's JSON provider); HTML is
   minified with minify-html.
-* GET/HEAD 200 responses get a strong ``ETag``; ``If-None-Match`` is answered with 304.
+* GET/HEAD 200 responses get an ``ETag`` (weak when the body carries the request id, as
+  with the envelope); ``If-None-Match`` is answered with 304. HEAD gets the header fields
+  of GET.
 * Routes that opt in (``@set_cache_timeout``, ``x-chassis-cache`` in the spec, or the
   ``cache`` setting) get ``Cache-Control`` and a server-side cache (in memory, or Redis shared
   by every worker and replica): a hit never runs the view. Concurrent misses of one entry

@@ -26,7 +26,7 @@ from typing import Any
 from chassis import app_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._cache import strong_etag
+from ._cache import body_etag, is_weak
 from ._http import (
     Headers,
     add_vary,
@@ -39,7 +39,14 @@ from ._http import (
     without,
 )
 from ._policy import RoutePolicy
-from ._state import HEAD_KEY, STATE_KEY, Optimizer, RequestState, head_as_get
+from ._state import (
+    HEAD_KEY,
+    STATE_KEY,
+    Optimizer,
+    RequestState,
+    current_request_id,
+    head_as_get,
+)
 
 logger = logging.getLogger("chassis.optimizer")
 
@@ -242,20 +249,22 @@ class _Responder:
         if self.minify_html:
             body = await optimizer.run(_minify_html(header(headers, b"content-type")), body)
 
-        etag_value = header(headers, b"etag")
-        ours = False
+        memo_key = None
         if (
-            etag_value is None
+            header(headers, b"etag") is None
             and settings.etag
             and status == 200
             and method == "GET"
             and "no-store" not in cache_directives(header(headers, b"cache-control"))
         ):
-            etag = self.state.etag if self.state is not None and self.state.etag else None
-            if etag is None or self.minify_html:
-                etag = strong_etag(body)
+            state = self.state
+            if state is not None and state.etag and not self.minify_html:
+                etag, memo_key = state.etag, state.digest  # computed as the body went by
+            else:
+                etag = body_etag(body, current_request_id())
+                # A weak tag is shared by bodies that differ (their request ids): never a key.
+                memo_key = None if is_weak(etag) else etag
             headers.append((b"etag", etag.encode("ascii")))
-            etag_value, ours = etag.encode("ascii"), True
 
         coding = None
         if self.compressible and len(body) >= settings.compress_min_size:
@@ -269,7 +278,7 @@ class _Responder:
             return
 
         if coding is not None:
-            compressed = await self._compress(body, coding, etag_value if ours else None)
+            compressed = await self._compress(body, coding, memo_key)
             if len(compressed) < len(body):
                 body = compressed
                 # Any Content-Encoding here says identity (not encoded): the coding replaces it.
@@ -297,9 +306,10 @@ class _Responder:
         await self.send_next(self.start)
         await self.send_next({"type": "http.response.body", "body": b""})
 
-    async def _compress(self, body: bytes, coding: str, etag: bytes | None) -> bytes:
+    async def _compress(self, body: bytes, coding: str, key: str | None) -> bytes:
+        """``body`` compressed; ``key`` (a strong ETag of these exact bytes) finds it in the
+        memo of compressed bodies."""
         memo = self.optimizer.memo
-        key = etag.decode("ascii") if etag is not None else None
         if memo is not None and key is not None:
             found = memo.get(key, coding)
             if found is not None:
@@ -393,12 +403,13 @@ def _set_length(headers: Headers, length: int) -> None:
 
 
 def _suffix_etag(headers: Headers, coding: str) -> None:
-    """A compressed representation gets its own strong ETag: ``"abc"`` -> ``"abc-zstd"``."""
+    """A compressed representation gets its own ETag: ``"abc"`` -> ``"abc-zstd"``,
+    ``W/"abc"`` -> ``W/"abc-zstd"`` (so no cache takes one coding's body for another's)."""
     for index, (name, value) in enumerate(headers):
         if name.lower() == b"etag":
             tag, weak = opaque_tag(value.decode("latin-1"))
-            if not weak:
-                headers[index] = (name, f'"{tag}-{coding}"'.encode("latin-1"))
+            prefix = "W/" if weak else ""
+            headers[index] = (name, f'{prefix}"{tag}-{coding}"'.encode("latin-1"))
             return
 
 

@@ -16,12 +16,20 @@ from chassis import app_path
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._cache import Entry, Slot, cache_key, storable_headers, strong_etag
+from ._cache import Entry, Slot, body_etag, cache_key, is_weak, storable_headers, strong_etag
 from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
 from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
-from ._state import HEAD_KEY, STATE_KEY, Optimizer, RequestState, current_policy, head_as_get
+from ._state import (
+    HEAD_KEY,
+    STATE_KEY,
+    Optimizer,
+    RequestState,
+    current_policy,
+    current_request_id,
+    head_as_get,
+)
 
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
@@ -151,6 +159,7 @@ class _Operation:
         status_header: bool,
     ) -> None:
         state.etag = entry.etag or None
+        state.digest = entry.memo_key
         headers = list(entry.headers)
         headers.append((b"age", str(max(0, int(now - entry.stored_at))).encode()))
         if status_header:
@@ -199,6 +208,7 @@ class _Recorder:
         self.chunks: list[bytes] = []
         self.size = 0
         self.etag = ""
+        self.digest = ""
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -219,8 +229,12 @@ class _Recorder:
             if self.storable and not message.get("more_body", False):
                 self.complete = True
                 if header(self.headers, b"etag") is None:
-                    self.etag = strong_etag(b"".join(self.chunks))
-                    self.state.etag = self.etag
+                    body = b"".join(self.chunks)
+                    # Weak when the body carries the request id: later hits serve these
+                    # bytes (the filler's id) with the tag of a miss (another id).
+                    self.etag = body_etag(body, current_request_id())
+                    self.digest = strong_etag(body) if is_weak(self.etag) else self.etag
+                    self.state.etag, self.state.digest = self.etag, self.digest
         await self.send_next(message)
 
     def _storable(self) -> bool:
@@ -271,6 +285,7 @@ class _Recorder:
             etag=self.etag,
             stored_at=now,
             expires_at=now + ttl,
+            digest=self.digest,
         )
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from chassis import get_context
+
 from ._cache import Backend, MemoryCache
 from ._codecs import compressors
 from ._flight import Flights
@@ -52,12 +54,15 @@ head_as_get: ContextVar[bool] = ContextVar("chassis_optimizer_head_as_get", defa
 class RequestState:
     """What the routed part of the optimizer tells the outer part about one request."""
 
-    __slots__ = ("etag", "policy")
+    __slots__ = ("digest", "etag", "policy")
 
     def __init__(self, policy: RoutePolicy) -> None:
         self.policy = policy
         self.etag: str | None = None
-        """A strong ETag computed from the body by the optimizer (safe to key memos on)."""
+        """The ETag the optimizer computed from the body (``body_etag``: strong, or weak when
+        the body carries the request id)."""
+        self.digest: str | None = None
+        """The strong ETag of the body's exact bytes, when known: safe to key memos on."""
 
 
 class CompressedMemo:
@@ -210,6 +215,12 @@ class Optimizer:
         if self.settings.cache_required and detail.get("degraded"):
             detail["status"] = "down"
         return detail
+
+
+def current_request_id() -> str | None:
+    """The request id of the request being served (the one the envelope writes)."""
+    context = get_context()
+    return context.request_id if context is not None else None
 
 
 def minify_policy() -> bool | None:
