@@ -17,10 +17,16 @@ import time
 
 import brotli
 import optimizer_views
+import orjson
 import pytest
 import zstandard
 from chassis_optimizer import get_optimizer
-from chassis_optimizer._cache import body_etag, strong_etag, without_request_id
+from chassis_optimizer._cache import (
+    REQUEST_ID_WINDOW,
+    body_etag,
+    strong_etag,
+    without_request_id,
+)
 from optimizer_support import AppMaker, Sent, Settings, serving, wire_client
 
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -400,6 +406,20 @@ def test_envelope_indented_bodies_get_weak_tags(make_app: AppMaker) -> None:
 )
 def test_without_request_id(body: bytes, expected: bytes | None) -> None:
     assert without_request_id(body, "ab") == expected
+
+
+def test_request_id_is_looked_for_where_the_envelope_writes_it() -> None:
+    """In the first and last bytes of a body (``meta`` first, or last when keys are sorted),
+    whatever its size; a body that only mentions it in between keeps a strong tag."""
+    data = [{"id": number, "name": f"item {number}"} for number in range(500)]
+    first = orjson.dumps({"meta": {"request_id": "ab"}, "data": data})
+    last = orjson.dumps({"meta": {"request_id": "ab"}, "data": data}, option=orjson.OPT_SORT_KEYS)
+    middle = orjson.dumps([*data[:200], {"request_id": "ab"}, *data[200:]])
+    assert len(middle) > 10 * REQUEST_ID_WINDOW
+
+    assert body_etag(first, "ab") == "W/" + strong_etag(first.replace(b'"ab"', b"", 1))
+    assert body_etag(last, "ab") == "W/" + strong_etag(last.replace(b'"ab"', b"", 1))
+    assert body_etag(middle, "ab") == strong_etag(middle)
 
 
 def test_without_request_id_escapes_the_id_as_json() -> None:

@@ -109,29 +109,34 @@ def strong_etag(body: bytes) -> str:
 
 _REQUEST_ID_KEY = b'"request_id"'
 _JSON_SPACE = b" \t\r\n"
+REQUEST_ID_WINDOW = 512
+"""Bytes at each end of a body where the request id is looked for: where the envelope puts
+``meta`` (first; last when a jsonifier sorts keys), whatever the body's size."""
 
 
 def without_request_id(body: bytes, request_id: str) -> bytes | None:
-    """``body`` without the value of its first ``"request_id": "<request_id>"`` member (the
-    envelope's ``meta.request_id``, which chassis's jsonifiers write first), or ``None`` when
-    it has none. Only that JSON member counts: the id's bytes elsewhere (a short id such as
-    ``1`` may be anywhere) are content."""
+    """``body`` without the value of its ``"request_id": "<request_id>"`` member, or ``None``
+    when it has none. The member is looked for where the envelope writes ``meta``: in the
+    first :data:`REQUEST_ID_WINDOW` bytes (the first such member), else in the last ones.
+    Only that JSON member counts: the id's bytes elsewhere are content (a client may choose
+    a short id such as ``1``)."""
     value = orjson.dumps(request_id)  # as every JSON encoder writes it (visible ASCII only)
-    start = 0
-    while (index := body.find(_REQUEST_ID_KEY, start)) >= 0:
-        start = index + 1
-        position = _after_space(body, index + len(_REQUEST_ID_KEY))
-        if body[position : position + 1] != b":":
-            continue
-        position = _after_space(body, position + 1)
-        if body.startswith(value, position):
-            return body[:position] + body[position + len(value) :]
+    size = len(body)
+    for start, end in ((0, REQUEST_ID_WINDOW), (max(0, size - REQUEST_ID_WINDOW), size)):
+        while (index := body.find(value, start, end)) >= 0:
+            start = index + 1
+            position = _before_space(body, index)
+            if body[position - 1 : position] != b":":
+                continue
+            position = _before_space(body, position - 1)
+            if body.endswith(_REQUEST_ID_KEY, 0, position):
+                return body[:index] + body[index + len(value) :]
     return None
 
 
-def _after_space(body: bytes, position: int) -> int:
-    while position < len(body) and body[position] in _JSON_SPACE:
-        position += 1
+def _before_space(body: bytes, position: int) -> int:
+    while position > 0 and body[position - 1] in _JSON_SPACE:
+        position -= 1
     return position
 
 
