@@ -189,6 +189,40 @@ def already_encoded() -> flask.Response:
     return flask.Response(body, mimetype="application/json", headers={"Content-Encoding": "gzip"})
 
 
+def identity_encoded() -> flask.Response:
+    """A JSON body the view labels ``Content-Encoding: identity`` (that is, not encoded)."""
+    body = flask.json.dumps(ITEMS).encode()
+    return flask.Response(
+        body, mimetype="application/json", headers={"Content-Encoding": "identity"}
+    )
+
+
+def endless() -> flask.Response:
+    """Server-sent events that go on (for about 20 s): a HEAD must not run them.
+    ``calls["endless_chunks"]`` counts the events produced."""
+
+    def generate() -> Any:
+        import time
+
+        for number in range(2000):
+            calls["endless_chunks"] += 1
+            yield f"data: {number}\n\n"
+            time.sleep(0.01)
+
+    return flask.Response(generate(), mimetype="text/event-stream")
+
+
+def probe_head() -> tuple[None, int, dict[str, str]]:
+    """The spec's own HEAD operation (declared before the GET of its path)."""
+    calls["probe_head"] += 1
+    return None, 200, {"X-Probe": "head", "ETag": '"probe"'}
+
+
+def probe_get() -> list[dict[str, Any]]:
+    calls["probe_get"] += 1
+    return ITEMS
+
+
 def no_content() -> tuple[None, int]:
     return None, 204
 

@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
-import chassis
 import httpx
 import pytest
-import uvicorn
 from chassis_optimizer import get_optimizer, invalidate
 from chassis_optimizer._cache import Entry, MemoryCache
-from chassis_test_support import free_port, wait_until_serving
-from optimizer_support import AppMaker, Settings, status
-
-
-@contextmanager
-def serving(app: chassis.App, **config: Any) -> Iterator[str]:
-    """``app`` on a real uvicorn in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(base + "/healthz")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
+from optimizer_support import AppMaker, Settings, serving, status
 
 # -- a root path ----------------------------------------------------------------------------
 

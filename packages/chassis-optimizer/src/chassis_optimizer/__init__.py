@@ -5,7 +5,9 @@ for chassis services (plugin ``optimizer``).
   honoured), at the ASGI level, errors included; ``Vary`` is appended to, never replaced.
 * JSON is serialized by orjson (Connexion's jsonifier and Flask's JSON provider); HTML is
   minified with minify-html.
-* GET/HEAD 200 responses get a strong ``ETag``; ``If-None-Match`` is answered with 304.
+* GET/HEAD 200 responses get an ``ETag`` (weak when the body carries the request id, as
+  with the envelope); ``If-None-Match`` is answered with 304. HEAD gets the header fields
+  of GET.
 * Routes that opt in (``@set_cache_timeout``, ``x-chassis-cache`` in the spec, or the
   ``cache`` setting) get ``Cache-Control`` and a server-side cache (in memory, or Redis shared
   by every worker and replica): a hit never runs the view. Concurrent misses of one entry
@@ -109,7 +111,7 @@ def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
 
     from connexion.jsonifier import Jsonifier
 
-    from ._middleware import OptimizerMiddleware
+    from ._middleware import OptimizerMiddleware, drop_unbuffered_head_bodies
     from ._routes import OptimizerRouteMiddleware
     from ._state import STATE_KEY, Optimizer, minify_policy
 
@@ -133,6 +135,8 @@ def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
             app.jsonifier = OrjsonJsonifier(minify, app.settings.json_indent)
         app.app.json = OrjsonProvider(app.app)
 
+    # A HEAD runs as a GET; Flask still answers one whose body would only be dropped as HEAD.
+    app.app.after_request(drop_unbuffered_head_bodies(settings.compress_max_size))
     # Compression and conditional requests change the body and status: inside the observers.
     app.add_middleware(OptimizerMiddleware, slot="encode", optimizer=optimizer)
     app.add_middleware(OptimizerRouteMiddleware, slot="handler", optimizer=optimizer)

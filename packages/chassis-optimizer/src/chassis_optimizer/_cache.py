@@ -38,14 +38,24 @@ UNSTORED_HEADERS = frozenset(
 
 @dataclass(frozen=True)
 class Entry:
-    """A stored response: status 200, its headers, its body and its strong ETag."""
+    """A stored response: status 200, its headers, its body and its ETag."""
 
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     etag: str
+    """Its :func:`body_etag` (weak when the body carries the request id), or empty."""
     stored_at: float
     expires_at: float
+    digest: str = ""
+    """The strong ETag of the body's bytes (a key of the compressed-body memo), or empty."""
+
+    @property
+    def memo_key(self) -> str | None:
+        """What identifies the body's exact bytes, if known."""
+        if self.digest:
+            return self.digest
+        return self.etag if self.etag and not is_weak(self.etag) else None
 
     @property
     def size(self) -> int:
@@ -62,6 +72,7 @@ class Entry:
             "e": self.etag,
             "t": self.stored_at,
             "x": self.expires_at,
+            "d": self.digest,
         }
         return orjson.dumps(meta) + b"\n" + self.body
 
@@ -84,6 +95,7 @@ class Entry:
                 etag=str(meta["e"]),
                 stored_at=float(meta["t"]),
                 expires_at=float(meta["x"]),
+                digest=str(meta.get("d", "")),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
@@ -93,6 +105,54 @@ def strong_etag(body: bytes) -> str:
     """A strong ETag from the body's SHA-256 (128 bits, base64url): ``"q1w2..."``."""
     digest = hashlib.sha256(body).digest()[:16]
     return '"' + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii") + '"'
+
+
+_REQUEST_ID_KEY = b'"request_id"'
+_JSON_SPACE = b" \t\r\n"
+REQUEST_ID_WINDOW = 512
+"""Bytes at each end of a body where the request id is looked for: where the envelope puts
+``meta`` (first; last when a jsonifier sorts keys), whatever the body's size."""
+
+
+def without_request_id(body: bytes, request_id: str) -> bytes | None:
+    """``body`` without the value of its ``"request_id": "<request_id>"`` member, or ``None``
+    when it has none. The member is looked for where the envelope writes ``meta``: in the
+    first :data:`REQUEST_ID_WINDOW` bytes (the first such member), else in the last ones.
+    Only that JSON member counts: the id's bytes elsewhere are content (a client may choose
+    a short id such as ``1``)."""
+    value = orjson.dumps(request_id)  # as every JSON encoder writes it (visible ASCII only)
+    size = len(body)
+    for start, end in ((0, REQUEST_ID_WINDOW), (max(0, size - REQUEST_ID_WINDOW), size)):
+        while (index := body.find(value, start, end)) >= 0:
+            start = index + 1
+            position = _before_space(body, index)
+            if body[position - 1 : position] != b":":
+                continue
+            position = _before_space(body, position - 1)
+            if body.endswith(_REQUEST_ID_KEY, 0, position):
+                return body[:index] + body[index + len(value) :]
+    return None
+
+
+def _before_space(body: bytes, position: int) -> int:
+    while position > 0 and body[position - 1] in _JSON_SPACE:
+        position -= 1
+    return position
+
+
+def body_etag(body: bytes, request_id: str | None) -> str:
+    """The ETag of a response body: strong (:func:`strong_etag`), or, when the body carries
+    the request id (the envelope's ``meta.request_id``), weak and computed without it: two
+    responses then differ in their bytes, not in their content (RFC 9110 §8.8.1)."""
+    if request_id:
+        stripped = without_request_id(body, request_id)
+        if stripped is not None:
+            return "W/" + strong_etag(stripped)
+    return strong_etag(body)
+
+
+def is_weak(etag: str) -> bool:
+    return etag.startswith("W/")
 
 
 def normalized_query(query_string: bytes) -> str:

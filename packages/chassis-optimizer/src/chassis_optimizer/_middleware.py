@@ -7,17 +7,26 @@ A response is buffered only when it declares its ``Content-Length`` (at most
 ``compress_max_size``) and something needs its body. A response without ``Content-Length`` is a
 stream (a generator, server-sent events, a large file): it passes through chunk by chunk,
 untouched but for ``Cache-Control``, never compressed, so streams keep their latency.
+
+A HEAD is answered with the header fields of the GET response (RFC 9110 §9.3.2): the layers
+inside run it as a GET (the routed middleware turns it into one for a GET operation), this
+middleware works on the GET response as it would for a GET (ETag, 304, minification,
+compression, ``Content-Length`` of the encoded body) and drops the body at the end. A body
+it would not buffer is never produced: Flask answers such a response as a HEAD
+(:func:`drop_unbuffered_head_bodies`). A HEAD answered without its body (a HEAD operation
+of the spec, a static file) goes out as it came, but for ``Cache-Control`` and a 304.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from chassis import app_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._cache import strong_etag
+from ._cache import body_etag, is_weak
 from ._http import (
     Headers,
     add_vary,
@@ -30,7 +39,14 @@ from ._http import (
     without,
 )
 from ._policy import RoutePolicy
-from ._state import STATE_KEY, Optimizer, RequestState
+from ._state import (
+    HEAD_KEY,
+    STATE_KEY,
+    Optimizer,
+    RequestState,
+    current_request_id,
+    request_state,
+)
 
 logger = logging.getLogger("chassis.optimizer")
 
@@ -58,7 +74,9 @@ class OptimizerMiddleware:
             return
         # Connexion's routing copies the scope: without this dict shared by both copies, what
         # the inner middlewares record (route, operation, our state) would not reach us.
-        scope.setdefault("extensions", {})
+        extensions = scope.setdefault("extensions", {})
+        if scope["method"] == "HEAD":
+            extensions[HEAD_KEY] = True
         responder = _Responder(self.optimizer, scope, send)
         await self.app(scope, receive, responder.send)
 
@@ -90,7 +108,10 @@ class _Responder:
         "buffer",
         "buffered",
         "compressible",
+        "declared",
+        "head",
         "headers",
+        "method",
         "minify_html",
         "mode",
         "optimizer",
@@ -116,6 +137,11 @@ class _Responder:
         self.policy: RoutePolicy = optimizer.default_policy
         self.state: RequestState | None = None
         self.request: _Request | None = None
+        self.head = scope["method"] == "HEAD"
+        self.method: str = "GET" if self.head else scope["method"]
+        """The method whose response is sent: a HEAD gets the header fields of GET."""
+        self.declared = 0
+        """The ``Content-Length`` of a buffered response."""
 
     # -- send --------------------------------------------------------------------------
 
@@ -137,10 +163,10 @@ class _Responder:
         status: int = message["status"]
         headers: Headers = list(message.get("headers") or ())
         self.start, self.headers = message, headers
-        method = self.scope["method"]
+        method = self.method
 
         length = _content_length(headers)
-        encoded = header(headers, b"content-encoding") not in (None, b"identity")
+        encoded = _encoded(headers)
         content_type = header(headers, b"content-type")
         kind = media_type(content_type) if content_type else ""
         has_body = status >= 200 and status not in _NO_BODY_STATUSES and status != 206
@@ -156,36 +182,28 @@ class _Responder:
         self.minify_html = (
             policy.minify and has_body and not encoded and kind == "text/html" and method == "GET"
         )
-        cacheable = status == 200 and method in ("GET", "HEAD")
+        cacheable = status == 200 and method == "GET"
         if cacheable:
             self._cache_control(headers)
-            if (
-                method == "HEAD"
-                and settings.etag
-                and self.state is not None
-                and self.state.etag
-                and header(headers, b"etag") is None
-            ):
-                headers.append((b"etag", self.state.etag.encode("ascii")))
         wants_etag = (
             cacheable
             and settings.etag
-            and method == "GET"
             and header(headers, b"etag") is None
             and "no-store" not in cache_directives(header(headers, b"cache-control"))
         )
-        needs_body = (self.compressible and method != "HEAD") or self.minify_html or wants_etag
+        needs_body = self.compressible or self.minify_html or wants_etag
         if needs_body and length is not None and length <= settings.compress_max_size:
             self.mode = "buffer"
+            self.declared = length
             return
-        # Headers are final now: a stream, a HEAD, a body nobody needs to see.
+        # Headers are final now: a stream, a body nobody needs to see.
         if self.compressible and length is not None:
             add_vary(headers, "Accept-Encoding")
         if cacheable and self._not_modified(headers):
             await self._send_not_modified(headers)
             self.mode = "swallow"
             return
-        self.mode = "pass"
+        self.mode = "swallow" if self.head else "pass"
         message["headers"] = headers
         await self.send_next(message)
 
@@ -204,13 +222,14 @@ class _Responder:
             self.buffered += len(chunk)
         if self.buffered > self.optimizer.settings.compress_max_size:
             # More than the declared length: give up optimizing, send what we have.
-            self.mode = "pass"
             self.start["headers"] = self.headers
             await self.send_next(self.start)
-            await self.send_next(
-                {"type": "http.response.body", "body": b"".join(self.buffer), "more_body": more}
-            )
+            self.mode = "swallow" if self.head else "pass"
+            sent = b"" if self.head else b"".join(self.buffer)
             self.buffer = []
+            if more and self.head:
+                return
+            await self.send_next({"type": "http.response.body", "body": sent, "more_body": more})
             return
         if more:
             return
@@ -222,25 +241,30 @@ class _Responder:
         optimizer, settings = self.optimizer, self.optimizer.settings
         headers = self.headers
         status: int = self.start["status"]
-        method = self.scope["method"]
+        method = self.method
+        if self.head and len(body) != self.declared:
+            await self._head_as_it_came()
+            return
 
         if self.minify_html:
             body = await optimizer.run(_minify_html(header(headers, b"content-type")), body)
 
-        etag_value = header(headers, b"etag")
-        ours = False
+        memo_key = None
         if (
-            etag_value is None
+            header(headers, b"etag") is None
             and settings.etag
             and status == 200
             and method == "GET"
             and "no-store" not in cache_directives(header(headers, b"cache-control"))
         ):
-            etag = self.state.etag if self.state is not None and self.state.etag else None
-            if etag is None or self.minify_html:
-                etag = strong_etag(body)
+            state = self.state
+            if state is not None and state.etag and not self.minify_html:
+                etag, memo_key = state.etag, state.digest  # computed as the body went by
+            else:
+                etag = body_etag(body, current_request_id())
+                # A weak tag is shared by bodies that differ (their request ids): never a key.
+                memo_key = None if is_weak(etag) else etag
             headers.append((b"etag", etag.encode("ascii")))
-            etag_value, ours = etag.encode("ascii"), True
 
         coding = None
         if self.compressible and len(body) >= settings.compress_min_size:
@@ -249,14 +273,16 @@ class _Responder:
             if request.accept_encoding is not None:
                 coding = choose_encoding(request.accept_encoding, optimizer.offered)
 
-        if status == 200 and method in ("GET", "HEAD") and self._not_modified(headers, coding):
+        if status == 200 and method == "GET" and self._not_modified(headers, coding):
             await self._send_not_modified(headers, coding)
             return
 
         if coding is not None:
-            compressed = await self._compress(body, coding, etag_value if ours else None)
+            compressed = await self._compress(body, coding, memo_key)
             if len(compressed) < len(body):
                 body = compressed
+                # Any Content-Encoding here says identity (not encoded): the coding replaces it.
+                headers[:] = without(headers, (b"content-encoding",))
                 headers.append((b"content-encoding", coding.encode("ascii")))
                 _suffix_etag(headers, coding)
                 optimizer.metrics.compressed(coding)
@@ -264,11 +290,26 @@ class _Responder:
         _set_length(headers, len(body))
         self.start["headers"] = headers
         await self.send_next(self.start)
-        await self.send_next({"type": "http.response.body", "body": body})
+        await self.send_next({"type": "http.response.body", "body": b"" if self.head else body})
 
-    async def _compress(self, body: bytes, coding: str, etag: bytes | None) -> bytes:
+    async def _head_as_it_came(self) -> None:
+        """A HEAD the app answered itself, without the body its ``Content-Length`` declares:
+        nothing to work on; its header fields go out as they are (``Cache-Control`` added),
+        or a 304 for a matching ``If-None-Match``."""
+        headers = self.headers
+        if self.compressible:  # a GET might have been compressed
+            add_vary(headers, "Accept-Encoding")
+        if self.start["status"] == 200 and self._not_modified(headers):
+            await self._send_not_modified(headers)
+            return
+        self.start["headers"] = headers
+        await self.send_next(self.start)
+        await self.send_next({"type": "http.response.body", "body": b""})
+
+    async def _compress(self, body: bytes, coding: str, key: str | None) -> bytes:
+        """``body`` compressed; ``key`` (a strong ETag of these exact bytes) finds it in the
+        memo of compressed bodies."""
         memo = self.optimizer.memo
-        key = etag.decode("ascii") if etag is not None else None
         if memo is not None and key is not None:
             found = memo.get(key, coding)
             if found is not None:
@@ -314,6 +355,34 @@ class _Responder:
         await self.send_next({"type": "http.response.body", "body": b""})
 
 
+def drop_unbuffered_head_bodies(max_size: int) -> Callable[[Any], Any]:
+    """A Flask ``after_request`` function: a HEAD run as a GET whose body the optimizer would
+    not buffer (no ``Content-Length``: a stream, server-sent events; or more than
+    ``max_size`` bytes) is answered by werkzeug as a HEAD after all, with its header fields
+    and no body: a generator is never started, a file never read (the optimizer would only
+    have dropped it)."""
+    import flask
+
+    def after_request(response: Any) -> Any:
+        state = request_state()
+        if state is not None and state.head_as_get:
+            length = response.content_length
+            if length is None and response.is_sequence:
+                length = response.calculate_content_length()
+            if length is None or length > max_size:
+                flask.request.environ["REQUEST_METHOD"] = "HEAD"
+        return response
+
+    return after_request
+
+
+def _encoded(headers: Headers) -> bool:
+    """Whether the body is already encoded: a ``Content-Encoding`` other than ``identity``
+    (which means no encoding at all, so such a body may still be compressed)."""
+    value = header(headers, b"content-encoding")
+    return value is not None and value.strip().lower() != b"identity"
+
+
 def _content_length(headers: Headers) -> int | None:
     value = header(headers, b"content-length")
     if value is None:
@@ -335,12 +404,13 @@ def _set_length(headers: Headers, length: int) -> None:
 
 
 def _suffix_etag(headers: Headers, coding: str) -> None:
-    """A compressed representation gets its own strong ETag: ``"abc"`` -> ``"abc-zstd"``."""
+    """A compressed representation gets its own ETag: ``"abc"`` -> ``"abc-zstd"``,
+    ``W/"abc"`` -> ``W/"abc-zstd"`` (so no cache takes one coding's body for another's)."""
     for index, (name, value) in enumerate(headers):
         if name.lower() == b"etag":
             tag, weak = opaque_tag(value.decode("latin-1"))
-            if not weak:
-                headers[index] = (name, f'"{tag}-{coding}"'.encode("latin-1"))
+            prefix = "W/" if weak else ""
+            headers[index] = (name, f'{prefix}"{tag}-{coding}"'.encode("latin-1"))
             return
 
 

@@ -16,12 +16,12 @@ from chassis import app_path
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._cache import Entry, Slot, cache_key, storable_headers, strong_etag
+from ._cache import Entry, Slot, body_etag, cache_key, is_weak, storable_headers, strong_etag
 from ._flight import Fill
 from ._http import Headers, cache_directives, header, vary_names
 from ._paths import parent
 from ._policy import RoutePolicy, operation_policy
-from ._state import STATE_KEY, Optimizer, RequestState
+from ._state import HEAD_KEY, STATE_KEY, Optimizer, RequestState, current_request_id
 
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
@@ -31,10 +31,14 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class _Operation:
     """One operation: its policy, and what its responses were seen to vary on."""
 
-    def __init__(self, next_app: ASGIApp, policy: RoutePolicy, optimizer: Optimizer) -> None:
+    def __init__(
+        self, next_app: ASGIApp, policy: RoutePolicy, optimizer: Optimizer, method: str
+    ) -> None:
         self.next_app = next_app
         self.policy = policy
         self.optimizer = optimizer
+        self.get = method.upper() == "GET"
+        """A GET operation: Connexion routes HEAD requests of its path to it too."""
         self.route = policy.route or ""
         self.vary: tuple[str, ...] = policy.vary
         self.credentials: tuple[str, ...] = () if policy.shared else policy.credential_headers
@@ -44,7 +48,9 @@ class _Operation:
         state = RequestState(self.policy)
         scope["extensions"][STATE_KEY] = state
         method = scope["method"]
-        if self.cached and method in ("GET", "HEAD"):
+        if method == "HEAD" and self.get and scope["extensions"].get(HEAD_KEY):
+            await self._head(scope, receive, send, state)
+        elif self.cached and method in ("GET", "HEAD"):
             await self._cached(scope, receive, send, state)
         elif method in WRITES and self.optimizer.invalidate_writes:
             await self.next_app(scope, receive, self._invalidating(scope, send))
@@ -61,8 +67,25 @@ class _Operation:
         self.vary = tuple(sorted({*self.vary, *new}))
         return True
 
+    async def _head(self, scope: Scope, receive: Receive, send: Send, state: RequestState) -> None:
+        """A HEAD the outer middleware answers with the header fields of GET: served as a GET
+        (from the cache, or by the view), whose body the outer middleware drops. It never
+        fills the cache nor leads or follows a fill."""
+        scope = {**scope, "method": "GET"}
+        state.head_as_get = True
+        if self.cached:
+            await self._cached(scope, receive, send, state, head=True)
+        else:
+            await self.next_app(scope, receive, send)
+
     async def _cached(
-        self, scope: Scope, receive: Receive, send: Send, state: RequestState
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: RequestState,
+        *,
+        head: bool = False,
     ) -> None:
         optimizer = self.optimizer
         backend = optimizer.backend
@@ -74,7 +97,7 @@ class _Operation:
             entry = None
         bypassed = bool(getattr(backend, "bypassed", False))
         fill: Fill | None = None
-        if entry is None and scope["method"] == "GET" and not bypassed:
+        if entry is None and scope["method"] == "GET" and not head and not bypassed:
             joined = await optimizer.flights.join(slot)
             if isinstance(joined, Fill):
                 fill = joined
@@ -124,6 +147,7 @@ class _Operation:
         status_header: bool,
     ) -> None:
         state.etag = entry.etag or None
+        state.digest = entry.memo_key
         headers = list(entry.headers)
         headers.append((b"age", str(max(0, int(now - entry.stored_at))).encode()))
         if status_header:
@@ -172,6 +196,7 @@ class _Recorder:
         self.chunks: list[bytes] = []
         self.size = 0
         self.etag = ""
+        self.digest = ""
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -192,8 +217,12 @@ class _Recorder:
             if self.storable and not message.get("more_body", False):
                 self.complete = True
                 if header(self.headers, b"etag") is None:
-                    self.etag = strong_etag(b"".join(self.chunks))
-                    self.state.etag = self.etag
+                    body = b"".join(self.chunks)
+                    # Weak when the body carries the request id: later hits serve these
+                    # bytes (the filler's id) with the tag of a miss (another id).
+                    self.etag = body_etag(body, current_request_id())
+                    self.digest = strong_etag(body) if is_weak(self.etag) else self.etag
+                    self.state.etag, self.state.digest = self.etag, self.digest
         await self.send_next(message)
 
     def _storable(self) -> bool:
@@ -244,6 +273,7 @@ class _Recorder:
             etag=self.etag,
             stored_at=now,
             expires_at=now + ttl,
+            digest=self.digest,
         )
 
 
@@ -262,7 +292,7 @@ class _OptimizerAPI(RoutedAPI[_Operation]):
         )
         if policy.cache_ttl is not None:
             self.optimizer.longest_ttl = max(self.optimizer.longest_ttl, policy.cache_ttl)
-        return _Operation(self.next_app, policy, self.optimizer)
+        return _Operation(self.next_app, policy, self.optimizer, operation.method)
 
 
 class OptimizerRouteMiddleware(RoutedMiddleware[_OptimizerAPI]):

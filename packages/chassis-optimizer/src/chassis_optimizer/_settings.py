@@ -65,7 +65,8 @@ class OptimizerSettings(PluginSettings):
     compress_memo_bytes: int = Field(
         8 * 1024 * 1024,
         ge=0,
-        description="Bytes of compressed bodies remembered by strong ETag (0: off).",
+        description="Bytes of compressed bodies remembered by a strong ETag of their bytes "
+        "(0: off).",
     )
 
     # -- minify ----------------------------------------------------------------------------
@@ -78,7 +79,9 @@ class OptimizerSettings(PluginSettings):
 
     # -- HTTP caching ----------------------------------------------------------------------
     etag: bool = Field(
-        True, description="A strong ETag on GET/HEAD 200 responses; If-None-Match answers 304."
+        True,
+        description="An ETag on GET/HEAD 200 responses (weak when the body carries the "
+        "request id, as enveloped ones do); If-None-Match answers 304.",
     )
 
     # -- server-side response cache --------------------------------------------------------

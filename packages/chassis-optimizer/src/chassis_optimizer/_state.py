@@ -35,16 +35,26 @@ NEVER_COMPRESSED = ("text/event-stream",)
 # Bodies this large are compressed or minified in a worker thread, not on the event loop.
 THREAD_THRESHOLD = 256 * 1024
 
+HEAD_KEY = "chassis_optimizer.head"
+"""In ``scope["extensions"]`` of a HEAD request the outer middleware handles: it answers with
+the header fields of the GET response and drops the body itself, so the layers inside may
+answer the HEAD as a GET."""
+
 
 class RequestState:
     """What the routed part of the optimizer tells the outer part about one request."""
 
-    __slots__ = ("etag", "policy")
+    __slots__ = ("digest", "etag", "head_as_get", "policy")
 
     def __init__(self, policy: RoutePolicy) -> None:
         self.policy = policy
+        self.head_as_get = False
+        """A HEAD running as a GET (its operation is a GET operation)."""
         self.etag: str | None = None
-        """A strong ETag computed from the body by the optimizer (safe to key memos on)."""
+        """The ETag the optimizer computed from the body (``body_etag``: strong, or weak when
+        the body carries the request id)."""
+        self.digest: str | None = None
+        """The strong ETag of the body's exact bytes, when known: safe to key memos on."""
 
 
 class CompressedMemo:
@@ -190,8 +200,20 @@ class Optimizer:
         return detail
 
 
-def minify_policy() -> bool | None:
-    """Whether the current request's route is minified, or ``None`` outside a routed request."""
+def current_request_id() -> str | None:
+    """The request id of the request being served (the one the envelope writes)."""
+    context = chassis.get_context()
+    return context.request_id if context is not None else None
+
+
+def request_state() -> RequestState | None:
+    """The routed request's state, from any layer or view thread of the request."""
     context = chassis.get_context()
     state = context.scope["extensions"].get(STATE_KEY) if context is not None else None
-    return state.policy.minify if isinstance(state, RequestState) else None
+    return state if isinstance(state, RequestState) else None
+
+
+def minify_policy() -> bool | None:
+    """Whether the current request's route is minified, or ``None`` outside a routed request."""
+    state = request_state()
+    return state.policy.minify if state is not None else None
