@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from chassis._cli import main
-from chassis_test_support import free_port, wait_until_serving
+from chassis_test_support import eventually, free_port, wait_until_serving
 
 ROOT = Path(__file__).parents[2]
 CHASSIS = str(Path(sys.executable).with_name("chassis"))
@@ -126,6 +129,97 @@ def test_run_serves_an_app(tmp_path):
     assert "s3cr3t" not in output
 
 
+PID_SERVICE = """\
+import os
+import chassis
+app = chassis.App(__name__, settings={"service_name": "pid-svc"})
+app.add_url_rule("/pid", "pid", lambda: {"pid": os.getpid()})
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def _seconds_until_closed(port: int) -> float:
+    """Open a connection, send nothing, and time how long the server keeps it open."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        assert sock.recv(1024) == b""  # closed by the server, nothing sent
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "mode", [[], ["--workers", "2"], ["--reload"]], ids=["single", "workers", "reload"]
+)
+def test_run_serves_in_every_mode_with_its_header_deadline(tmp_path, mode):
+    """--workers and --reload start their workers with "spawn": the header-deadline protocol
+    and its deadline must reach them (they once failed to start: PicklingError)."""
+    (tmp_path / "pid_service.py").write_text(PID_SERVICE)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env["CHASSIS_PLUGINS"] = ""
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                CHASSIS,
+                "run",
+                "pid_service:app",
+                "--port",
+                str(port),
+                "--header-timeout",
+                "1",
+                *mode,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    pids: set[int] = set()
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        wanted = 2 if "--workers" in mode else 1
+
+        def served_by_every_worker() -> bool:
+            with httpx.Client(timeout=2) as client:  # a new connection each time
+                pids.add(client.get(f"http://127.0.0.1:{port}/pid").json()["pid"])
+            return len(pids) >= wanted
+
+        assert eventually(served_by_every_worker, within=15, step=0)
+        assert len(pids) == wanted
+        if mode:  # worker processes of the command's process
+            assert all(_parent_of(pid) == server.pid for pid in pids)
+        else:
+            assert pids == {server.pid}
+        # A connection that sends no request is closed after --header-timeout.
+        assert 0.8 < _seconds_until_closed(port) < 5
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    output = log.read_text()
+    # uvicorn's single process re-raises the signal it stopped on, once it has shut down.
+    assert code in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+    assert eventually(lambda: not any(_alive(pid) for pid in pids), within=5)
+
+
 def _pip() -> list[str]:
     """pip itself: the workspace's tool venv has it (uv's .venv does not)."""
     tools_pip = ROOT / ".tools" / "bin" / "pip"
@@ -200,6 +294,7 @@ def test_run_takes_its_grace_period_from_the_settings(clean_env, monkeypatch, tm
 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    monkeypatch.setenv("UVICORN_HEADER_TIMEOUT", "10")  # run sets it: undone after the test
     config = tmp_path / "chassis.toml"
     config.write_text("[shutdown]\ngrace_seconds = 4.5\n")
     monkeypatch.setenv("CHASSIS_CONFIG", str(config))
@@ -222,3 +317,28 @@ def test_new_plugin_refuses_names_that_cannot_work(tmp_path, capsys, name, messa
     assert main(["new-plugin", name, "--directory", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_the_header_deadline_comes_from_the_environment_or_the_class(monkeypatch, caplog):
+    from chassis import server
+
+    monkeypatch.delenv(server.HEADER_TIMEOUT_VARIABLE, raising=False)
+    assert server.configured_header_timeout() == 10.0
+    monkeypatch.setenv(server.HEADER_TIMEOUT_VARIABLE, "2.5")
+    assert server.configured_header_timeout() == 2.5
+    monkeypatch.setenv(server.HEADER_TIMEOUT_VARIABLE, "soon")
+    assert server.configured_header_timeout() == 10.0  # not every connection failing
+    assert "UVICORN_HEADER_TIMEOUT='soon' is not a number of seconds" in caplog.text
+    assert server.header_deadline_protocol(3).header_timeout == 3  # gunicorn's workers
+
+
+def test_run_names_the_protocol_and_passes_the_deadline_to_its_workers(clean_env, monkeypatch):
+    import uvicorn
+    from chassis import server
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    monkeypatch.setenv(server.HEADER_TIMEOUT_VARIABLE, "1")  # so the test's own is undone
+    assert main(["run", "anything:app", "--workers", "2", "--header-timeout", "4"]) == 0
+    assert seen["http"] == "chassis.server:HeaderDeadlineProtocol"  # importable in a worker
+    assert os.environ[server.HEADER_TIMEOUT_VARIABLE] == "4.0"  # inherited by the workers

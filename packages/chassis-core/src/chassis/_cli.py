@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,11 +132,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.header_timeout > 0:
         try:
-            from .server import header_deadline_protocol
+            from .server import HEADER_TIMEOUT_VARIABLE, PROTOCOL_IMPORT_STRING
         except ImportError:  # uvicorn without httptools: h11, no deadline
             pass
         else:
-            extra["http"] = header_deadline_protocol(args.header_timeout)
+            # --workers and --reload start each worker with multiprocessing's "spawn": the
+            # protocol must be importable by name there, and the deadline reaches it in the
+            # environment the workers inherit (a class made here could not be pickled).
+            os.environ[HEADER_TIMEOUT_VARIABLE] = repr(float(args.header_timeout))
+            extra["http"] = PROTOCOL_IMPORT_STRING
     uvicorn.run(
         args.app,
         **extra,
