@@ -79,7 +79,7 @@ def test_settings_masks_secrets_and_prints_schema(clean_env, monkeypatch, capsys
     monkeypatch.setenv("CHASSIS_HEALTH__DATABASE_URL", "postgresql://u:hunter2@db/x")
     assert main(["settings", "--json"]) == 0
     out = capsys.readouterr().out
-    assert json.loads(out)["health"]["database_url"] == "**********"
+    assert json.loads(out)["health"]["database_url"] == "postgresql://***@db/x"
     assert "hunter2" not in out
     assert main(["settings"]) == 0
     assert "CHASSIS_HEALTH__TIMEOUT = 2.0" in capsys.readouterr().out
@@ -90,6 +90,48 @@ def test_settings_masks_secrets_and_prints_schema(clean_env, monkeypatch, capsys
     assert "pa55word" not in out
     assert main(["settings", "--schema"]) == 0
     assert "service_name" in json.loads(capsys.readouterr().out)["properties"]
+
+
+def test_settings_show_a_secret_url_without_its_credentials(clean_env, monkeypatch, capsys):
+    """As the README says: user:password@ becomes ***@; the rest of the URL is what tells
+    which database a service talks to. Secrets that are no URL stay fully masked."""
+    monkeypatch.setenv("CHASSIS_PLUGINS", "pagination")
+    monkeypatch.setenv("CHASSIS_HEALTH__DATABASE_URL", "postgresql://u:p@db:5432/app")
+    monkeypatch.setenv("CHASSIS_PAGINATION__CURSOR_SECRET", "k3y-k3y-k3y-k3y-k3y")
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert 'CHASSIS_HEALTH__DATABASE_URL = "postgresql://***@db:5432/app"' in out
+    assert 'CHASSIS_PAGINATION__CURSOR_SECRET = "**********"' in out
+    assert "u:p@" not in out
+    assert "k3y" not in out
+
+    assert main(["settings", "--json"]) == 0
+    out = capsys.readouterr().out
+    values = json.loads(out)
+    assert values["health"]["database_url"] == "postgresql://***@db:5432/app"
+    assert values["pagination"]["cursor_secret"] == "**********"
+    assert "u:p@" not in out
+    assert "k3y" not in out
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [
+        ("postgresql+psycopg://app:pw@db:5432/app", "postgresql+psycopg://***@db:5432/app"),
+        ("redis://:pw@[::1]:6379/0", "redis://***@[::1]:6379/0"),
+        ("postgresql://db/app?password=pw", "postgresql://db/app?***"),  # in the query
+        ("sqlite:///service.db", "sqlite:///service.db"),
+        ("https://hooks.example/services/T0/B0/t0k3n", "https://hooks.example/***"),  # path
+        ("s3cr3t", "**********"),
+        ("x://looks like a url", "**********"),
+        ("", ""),
+    ],
+)
+def test_mask_secret(secret, shown):
+    from chassis._cli import mask_secret
+
+    assert mask_secret(secret) == shown
 
 
 def test_invalid_settings_are_a_clear_error_not_a_traceback(clean_env, monkeypatch, capsys):

@@ -7,10 +7,13 @@ import contextlib
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from ._plugins import PluginError, PluginInfo
 from ._redact import redact_values
@@ -78,8 +81,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
                 f"{error}\n  (plugins that a service passes to App(plugins=...) are known only "
                 "to it: name the app, chassis settings module:app)"
             ) from None
-    # Secrets are SecretStr (masked); a URL in a plain setting may still carry a password.
-    values = redact_values(settings.model_dump(mode="json"))
+    values = printable_settings(settings)
     if args.schema:
         print(json.dumps(type(settings).model_json_schema(), indent=2))
     elif args.json:
@@ -88,6 +90,53 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for key, value in _flatten(values):
             print(f"{key} = {json.dumps(value)}")
     return 0
+
+
+# A whole URL, without white space (a value that merely starts like one stays masked).
+_SECRET_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#\s]*)(?P<path>[^?#\s]*)"
+    r"(?P<rest>[?#]\S*)?"
+)
+MASK = "**********"  # pydantic's own mask of a SecretStr
+
+
+def mask_secret(value: str) -> str:
+    """How a secret setting is printed: a URL keeps its scheme, host, port and database
+    (``postgresql://***@db:5432/app``), anything else is :data:`MASK`.
+
+    The user and password become ``***@``; a query or fragment (``?password=...``) becomes
+    ``?***`` or ``#***``; a path of more than one segment (a token in a webhook's path)
+    becomes ``/***``.
+    """
+    match = _SECRET_URL.fullmatch(value)
+    if match is None:
+        return MASK if value else ""
+    _, at, host = match["netloc"].rpartition("@")
+    path = match["path"]
+    rest = match["rest"] or ""
+    return (
+        f"{match['scheme']}://{'***@' if at else ''}{host}"
+        + (path if path.count("/") <= 1 else "/***")
+        + (rest[0] + "***" if rest else "")
+    )
+
+
+def printable_settings(settings: Any) -> Any:
+    """``settings`` as JSON-like data to print: secrets masked by :func:`mask_secret`, and
+    ``user:password@`` taken out of URLs in plain settings too."""
+    return redact_values(_mask(settings.model_dump(), settings.model_dump(mode="json")))
+
+
+def _mask(raw: Any, shown: Any) -> Any:
+    """``shown`` (the JSON dump, secrets as ``**********``) with each secret that ``raw`` (the
+    Python dump, secrets as ``SecretStr``) holds at the same place given by :func:`mask_secret`."""
+    if isinstance(raw, SecretStr):
+        return mask_secret(raw.get_secret_value())
+    if isinstance(raw, dict) and isinstance(shown, dict):
+        return {key: _mask(raw.get(key), value) for key, value in shown.items()}
+    if isinstance(raw, (list, tuple)) and isinstance(shown, list) and len(raw) == len(shown):
+        return [_mask(item, value) for item, value in zip(raw, shown, strict=True)]
+    return shown
 
 
 def _load_app(target: str, *, factory: bool) -> Any:
