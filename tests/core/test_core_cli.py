@@ -14,7 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 from chassis._cli import main
-from chassis_test_support import eventually, free_port, wait_until_serving
+from chassis_test_support import (
+    eventually,
+    free_port,
+    fresh_venv,
+    user_env,
+    wait_until_serving,
+)
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).parents[2]
 CHASSIS = str(Path(sys.executable).with_name("chassis"))
@@ -262,37 +269,57 @@ def test_run_serves_in_every_mode_with_its_header_deadline(tmp_path, mode):
     assert eventually(lambda: not any(_alive(pid) for pid in pids), within=5)
 
 
-def _pip() -> list[str]:
-    """pip itself: the workspace's tool venv has it (uv's .venv does not)."""
-    tools_pip = ROOT / ".tools" / "bin" / "pip"
-    return [str(tools_pip)] if tools_pip.exists() else [sys.executable, "-m", "pip"]
-
-
-def test_new_plugin_installs_with_pip_and_its_own_test_passes(tmp_path):
-    assert main(["new-plugin", "audit_log", "--directory", str(tmp_path)]) == 0
-    project = tmp_path / "chassis-audit-log"
-    target = tmp_path / "site"
-    subprocess.run(
-        [*_pip(), "install", "--quiet", "--no-deps", "--target", str(target), str(project)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
+def test_new_plugin_installs_and_passes_its_test_as_the_command_says(tmp_path, monkeypatch, capsys):
+    """Run exactly the printed instructions, in a fresh venv (activated, nothing else on PATH):
+    the [test] extra brings pytest, and python -m runs the venv's own."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["new-plugin", "audit_log"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == (
+        "created chassis-audit-log: "
+        "pip install -e 'chassis-audit-log[test]' && python -m pytest chassis-audit-log"
     )
-    assert (target / "chassis_audit_log" / "__init__.py").exists()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
-    env["PYTHONPATH"] = str(target)
+    command = printed.partition(": ")[2]
+    # It sees the workspace's packages (chassis-core, pytest...): nothing to download but the
+    # build backend, which pip takes from its configured index.
+    venv_bin = fresh_venv(tmp_path / "venv", sees="workspace")
+    env = user_env(venv_bin)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
-        check=False,
-        cwd=project,
+        ["bash", "-c", command],
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
+        check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "3 passed" in result.stdout
+
+    # The distribution declares the extra the command installs.
+    metadata = subprocess.run(
+        [
+            str(venv_bin / "python"),
+            "-c",
+            "import json, importlib.metadata as m; d = m.distribution('chassis-audit-log'); "
+            "print(json.dumps([d.metadata.get_all('Provides-Extra'), d.requires, "
+            "str(d.locate_file(''))]))",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    extras, requires, location = json.loads(metadata.stdout)
+    assert extras == ["test"]
+    for_tests = {
+        req.name
+        for req in map(Requirement, requires)
+        if req.marker is not None and req.marker.evaluate({"extra": "test"})
+    }
+    assert for_tests == {"pytest", "httpx"}
+    assert Path(location).is_relative_to(tmp_path / "venv")  # installed in the fresh venv
 
 
 def test_new_plugin_rejects_bad_names_and_existing_folders(tmp_path, capsys):

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -213,8 +214,15 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError) as error:
         print(f"chassis new-plugin: {error}", file=sys.stderr)
         return 2
-    print(f"created {path}: pip install -e {path} && pytest {path}")
+    print(f"created {path}: {install_and_test_command(path)}")
     return 0
+
+
+def install_and_test_command(path: Path) -> str:
+    """What installs a new plugin with its test dependencies and runs its tests: pytest of the
+    same environment (``python -m``), not whichever ``pytest`` comes first on ``PATH``."""
+    with_extra = shlex.quote(f"{path}[test]")
+    return f"pip install -e {with_extra} && python -m pytest {shlex.quote(str(path))}"
 
 
 def build_parser() -> argparse.ArgumentParser:
