@@ -4,11 +4,13 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 BIN := .venv/bin
 PORT ?= 8080
+DIST ?= dist
+DIST_PACKAGES ?= $(wildcard packages/*)
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run test lint format typecheck pytest bench clean
+.PHONY: install run dist test lint format typecheck pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -21,8 +23,17 @@ $(UV):
 install: .venv/.synced
 
 ## Serve the example "directmail" service on http://127.0.0.1:$(PORT) (Swagger UI at /ui/).
+## exec: the server replaces the recipe's shell, so make's SIGTERM (passed on to its child)
+## reaches the server, and stopping make stops it.
 run: install
-	CHASSIS_CONFIG=examples/directmail/chassis.toml $(BIN)/chassis run directmail.service:create_app --factory --host 127.0.0.1 --port $(PORT)
+	exec env CHASSIS_CONFIG=examples/directmail/chassis.toml $(BIN)/chassis run directmail.service:create_app --factory --host 127.0.0.1 --port $(PORT)
+
+## A wheel and an sdist of every package under packages/, in $(DIST)/:
+## pip install --find-links dist chassis-core chassis-metrics 'chassis-tracing[sdk]'
+dist: $(UV)
+	@for package in $(DIST_PACKAGES); do \
+		$(UV) build --no-sources --out-dir $(DIST) $$package || exit 1; \
+	done
 
 ## Lint, type-check and run every test.
 test: lint typecheck pytest

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 
@@ -61,3 +64,45 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+#: The workspace's own distributions (editable in .venv): what a fresh venv installs itself.
+WORKSPACE_DISTRIBUTIONS = ("chassis", "_chassis", "_editable_impl_", "directmail")
+
+
+def fresh_venv(path: Path, *, sees: Literal["workspace", "dependencies"]) -> Path:
+    """A new virtual environment with pip at ``path``, for installing as a user would; returns
+    its ``bin`` directory.
+
+    So that nothing is downloaded, it sees what the workspace's ``.venv`` has installed:
+    ``"workspace"``, everything (chassis-core and the plugins included); ``"dependencies"``,
+    only third-party packages (links to all of ``.venv``'s site-packages but the workspace's
+    own distributions), so chassis itself comes from what is installed into the venv.
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=120)
+    site = Path(sysconfig.get_paths()["purelib"])  # .venv's
+    (target,) = path.glob("lib/python*/site-packages")
+    if sees == "workspace":
+        line = f"import site; site.addsitedir({str(site)!r})"  # its .pth files work too
+    else:
+        view = path / "workspace-dependencies"
+        view.mkdir()
+        for entry in site.iterdir():
+            if not entry.name.startswith(WORKSPACE_DISTRIBUTIONS) and entry.suffix != ".pth":
+                (view / entry.name).symlink_to(entry)
+        line = str(view)
+    (target / "zz_workspace.pth").write_text(line + "\n")
+    return path / "bin"
+
+
+def user_env(venv_bin: Path) -> dict[str, str]:
+    """The environment of a user who activated the venv of ``venv_bin``: its ``bin`` first on
+    ``PATH`` (then only the system's), and no ``CHASSIS_*`` or ``PYTHONPATH`` of ours."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CHASSIS_") and k not in ("PYTHONPATH", "PYTHONHOME")
+    }
+    env["PATH"] = f"{venv_bin}:/usr/local/bin:/usr/bin:/bin"
+    env["VIRTUAL_ENV"] = str(venv_bin.parent)
+    return env

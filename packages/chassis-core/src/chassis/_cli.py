@@ -6,10 +6,15 @@ import argparse
 import contextlib
 import json
 import math
+import os
+import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from ._plugins import PluginError, PluginInfo
 from ._redact import redact_values
@@ -77,8 +82,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
                 f"{error}\n  (plugins that a service passes to App(plugins=...) are known only "
                 "to it: name the app, chassis settings module:app)"
             ) from None
-    # Secrets are SecretStr (masked); a URL in a plain setting may still carry a password.
-    values = redact_values(settings.model_dump(mode="json"))
+    values = printable_settings(settings)
     if args.schema:
         print(json.dumps(type(settings).model_json_schema(), indent=2))
     elif args.json:
@@ -87,6 +91,53 @@ def cmd_settings(args: argparse.Namespace) -> int:
         for key, value in _flatten(values):
             print(f"{key} = {json.dumps(value)}")
     return 0
+
+
+# A whole URL, without white space (a value that merely starts like one stays masked).
+_SECRET_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#\s]*)(?P<path>[^?#\s]*)"
+    r"(?P<rest>[?#]\S*)?"
+)
+MASK = "**********"  # pydantic's own mask of a SecretStr
+
+
+def mask_secret(value: str) -> str:
+    """How a secret setting is printed: a URL keeps its scheme, host, port and database
+    (``postgresql://***@db:5432/app``), anything else is :data:`MASK`.
+
+    The user and password become ``***@``; a query or fragment (``?password=...``) becomes
+    ``?***`` or ``#***``; a path of more than one segment (a token in a webhook's path)
+    becomes ``/***``.
+    """
+    match = _SECRET_URL.fullmatch(value)
+    if match is None:
+        return MASK if value else ""
+    _, at, host = match["netloc"].rpartition("@")
+    path = match["path"]
+    rest = match["rest"] or ""
+    return (
+        f"{match['scheme']}://{'***@' if at else ''}{host}"
+        + (path if path.count("/") <= 1 else "/***")
+        + (rest[0] + "***" if rest else "")
+    )
+
+
+def printable_settings(settings: Any) -> Any:
+    """``settings`` as JSON-like data to print: secrets masked by :func:`mask_secret`, and
+    ``user:password@`` taken out of URLs in plain settings too."""
+    return redact_values(_mask(settings.model_dump(), settings.model_dump(mode="json")))
+
+
+def _mask(raw: Any, shown: Any) -> Any:
+    """``shown`` (the JSON dump, secrets as ``**********``) with each secret that ``raw`` (the
+    Python dump, secrets as ``SecretStr``) holds at the same place given by :func:`mask_secret`."""
+    if isinstance(raw, SecretStr):
+        return mask_secret(raw.get_secret_value())
+    if isinstance(raw, dict) and isinstance(shown, dict):
+        return {key: _mask(raw.get(key), value) for key, value in shown.items()}
+    if isinstance(raw, (list, tuple)) and isinstance(shown, list) and len(raw) == len(shown):
+        return [_mask(item, value) for item, value in zip(raw, shown, strict=True)]
+    return shown
 
 
 def _load_app(target: str, *, factory: bool) -> Any:
@@ -142,11 +193,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.header_timeout > 0:
         try:
-            from .server import header_deadline_protocol
+            from .server import HEADER_TIMEOUT_VARIABLE, PROTOCOL_IMPORT_STRING
         except ImportError:  # uvicorn without httptools: h11, no deadline
             pass
         else:
-            extra["http"] = header_deadline_protocol(args.header_timeout)
+            # --workers and --reload start each worker with multiprocessing's "spawn": the
+            # protocol must be importable by name there, and the deadline reaches it in the
+            # environment the workers inherit (a class made here could not be pickled).
+            os.environ[HEADER_TIMEOUT_VARIABLE] = repr(float(args.header_timeout))
+            extra["http"] = PROTOCOL_IMPORT_STRING
     uvicorn.run(
         args.app,
         **extra,
@@ -170,8 +225,15 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     except (ValueError, FileExistsError) as error:
         print(f"chassis new-plugin: {error}", file=sys.stderr)
         return 2
-    print(f"created {path}: pip install -e {path} && pytest {path}")
+    print(f"created {path}: {install_and_test_command(path)}")
     return 0
+
+
+def install_and_test_command(path: Path) -> str:
+    """What installs a new plugin with its test dependencies and runs its tests: pytest of the
+    same environment (``python -m``), not whichever ``pytest`` comes first on ``PATH``."""
+    with_extra = shlex.quote(f"{path}[test]")
+    return f"pip install -e {with_extra} && python -m pytest {shlex.quote(str(path))}"
 
 
 def build_parser() -> argparse.ArgumentParser:

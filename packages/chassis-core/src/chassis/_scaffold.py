@@ -44,7 +44,7 @@ chassis service unless settings switch it off (`CHASSIS_{upper}__ENABLED=false`)
 |---|---|---|
 | `CHASSIS_{upper}__HEADER` | `X-{title}` | response header this plugin adds |
 
-    pip install -e .[test] && pytest
+    pip install -e '.[test]' && python -m pytest
 """,
     "src/chassis_{name}/__init__.py": '''\
 """The {name} chassis plugin: adds a header to every response and reports its health."""
