@@ -269,6 +269,44 @@ def test_run_serves_in_every_mode_with_its_header_deadline(tmp_path, mode):
     assert eventually(lambda: not any(_alive(pid) for pid in pids), within=5)
 
 
+BROKEN_SPEC_SERVICE = """
+import chassis
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "broken", "version": "1"},
+    "paths": {
+        "/a": {"get": {"operationId": "no_such_module.handler",
+                       "responses": {"200": {"description": "ok"}}}},
+    },
+}
+app = chassis.App("broken")
+app.add_api(SPEC)
+"""
+
+
+def test_run_stops_at_start_up_naming_a_spec_error(tmp_path):
+    """A handler the spec names but that cannot be imported: the server must not start and
+    answer 500 to everything (uvicorn once took the error for "lifespan unsupported")."""
+    (tmp_path / "broken_service.py").write_text(BROKEN_SPEC_SERVICE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env["CHASSIS_PLUGINS"] = ""
+    done = subprocess.run(
+        [CHASSIS, "run", "broken_service:app", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "no_such_module" in output
+    assert "the application cannot start" in output
+    assert "lifespan unsupported" not in output.lower()
+
+
 def test_new_plugin_installs_and_passes_its_test_as_the_command_says(tmp_path, monkeypatch, capsys):
     """Run exactly the printed instructions, in a fresh venv (activated, nothing else on PATH):
     the [test] extra brings pytest, and python -m runs the venv's own."""

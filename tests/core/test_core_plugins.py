@@ -284,3 +284,158 @@ def test_a_failing_startup_stops_what_already_started(make_chassis_app, spec):
 def test_active_plugins_follow_registration_order(make_chassis_app, installed):
     app = make_chassis_app(settings={"plugins": ["beta", "alpha"]}, plugins={"extra": object()})
     assert [info.name for info in app.active_plugins] == ["beta", "alpha", "extra"]
+
+
+def test_wrapper_hooks_run_around_set_up_and_start_up(make_chassis_app, spec):
+    events = []
+
+    class Inner:
+        @chassis.hookimpl
+        def configure_app(self):
+            events.append("inner configure")
+
+        @chassis.hookimpl
+        async def startup(self):
+            events.append("inner startup")
+
+    class Outer:
+        @chassis.hookimpl(wrapper=True)
+        def configure_app(self, app):
+            events.append("before configure")
+            result = yield
+            events.append("after configure")
+            return result
+
+        @chassis.hookimpl(wrapper=True)
+        def startup(self):
+            events.append("before startup")
+            result = yield
+            events.append("after startup")
+            return result
+
+    app = make_chassis_app(spec=spec, plugins={"outer": Outer(), "inner": Inner()})
+    assert events == ["before configure", "inner configure", "after configure"]
+    with app.test_client():
+        pass
+    assert events[3:] == ["before startup", "inner startup", "after startup"]
+
+
+def test_tryfirst_and_trylast_order_set_up_hooks(make_chassis_app):
+    order = []
+
+    def plugin(name, **marks):
+        class Plugin:
+            @chassis.hookimpl(**marks)
+            def configure_app(self):
+                order.append(name)
+
+        return Plugin()
+
+    make_chassis_app(
+        plugins={
+            "last": plugin("last", trylast=True),
+            "a": plugin("a"),
+            "first": plugin("first", tryfirst=True),
+            "b": plugin("b"),
+        }
+    )
+    assert order == ["first", "a", "b", "last"]
+
+
+def test_teardown_is_last_in_first_out_around_the_apps_own_lifespan(make_chassis_app, spec):
+    import contextlib
+
+    events = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        events.append("app start")
+        yield
+        events.append("app stop")
+
+    class Pool:
+        @chassis.hookimpl
+        async def startup(self):
+            events.append("pool start")
+
+        @chassis.hookimpl
+        async def shutdown(self):
+            events.append("pool stop")
+
+    class Flusher:
+        @chassis.hookimpl
+        def startup(self):
+            events.append("flusher start")
+
+        @chassis.hookimpl
+        def shutdown(self):
+            events.append("flusher stop")
+
+    app = make_chassis_app(
+        spec=spec, plugins={"pool": Pool(), "flusher": Flusher()}, lifespan=lifespan
+    )
+    with app.test_client():
+        events.append("serving")
+    assert events == [
+        "app start",
+        "pool start",
+        "flusher start",
+        "serving",
+        "flusher stop",
+        "pool stop",
+        "app stop",
+    ]
+
+
+def test_hooks_get_their_own_plugin_context(make_chassis_app, spec):
+    class Counter(chassis.PluginSettings):
+        start: int = 0
+
+    class Counting:
+        @chassis.hookimpl
+        def settings_model(self):
+            return Counter
+
+        @chassis.hookimpl
+        def configure_app(self, plugin):
+            plugin.state = {"count": plugin.settings.start}
+
+        @chassis.hookimpl
+        def health_info(self, plugin):
+            plugin.state["count"] += 1
+            return {plugin.name: {"status": "up", "count": plugin.state["count"]}}
+
+    one = make_chassis_app(spec=spec, plugins={"counter": Counting()}, settings={"counter": {}})
+    two = make_chassis_app(
+        spec=spec, plugins={"tally": Counting()}, settings={"tally": {"start": 40}}
+    )
+    with one.test_client() as first, two.test_client() as second:
+        assert first.get("/readyz").json()["checks"]["counter"]["count"] == 1
+        assert second.get("/readyz").json()["checks"]["tally"]["count"] == 41
+        assert first.get("/readyz").json()["checks"]["counter"]["count"] == 2
+    assert one.plugin_context("counter").state == {"count": 2}
+    assert two.plugin_context(Counting) is None
+
+
+def test_a_spec_error_stops_start_up_with_its_message(make_chassis_app):
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "twice", "version": "1"},
+        "paths": {
+            "/a": {
+                "get": {
+                    "operationId": "core_handlers.get_item",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/b": {
+                "get": {
+                    "operationId": "no_such_module.handler",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+        },
+    }
+    app = make_chassis_app(spec=spec)
+    with pytest.raises(Exception, match="no_such_module"), app.test_client():
+        pass

@@ -35,7 +35,7 @@ def note_absent(request: Any, challenge: str) -> None:
     Kept in ``scope["extensions"]``: Connexion's routing passes a shallow copy of the scope
     on, and the kernel makes ``extensions`` a dict that copy shares, so the error handler,
     outside routing, sees it."""
-    extensions = request.scope.setdefault("extensions", {})
+    extensions = request.scope["extensions"]
     absent: list[str] | None = extensions.get(_ABSENT_KEY)
     if absent is None:
         extensions[_ABSENT_KEY] = [challenge]

@@ -22,7 +22,7 @@ class _RouteOperation:
         self.route = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("extensions", {})[ROUTE_KEY] = self.route
+        scope["extensions"][ROUTE_KEY] = self.route
         await self.next_app(scope, receive, send)
 
 

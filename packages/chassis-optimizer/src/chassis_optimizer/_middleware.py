@@ -72,11 +72,8 @@ class OptimizerMiddleware:
         if scope["type"] != "http" or self.optimizer.excluded(app_path(scope)):
             await self.app(scope, receive, send)
             return
-        # Connexion's routing copies the scope: without this dict shared by both copies, what
-        # the inner middlewares record (route, operation, our state) would not reach us.
-        extensions = scope.setdefault("extensions", {})
         if scope["method"] == "HEAD":
-            extensions[HEAD_KEY] = True
+            scope["extensions"][HEAD_KEY] = True
         responder = _Responder(self.optimizer, scope, send)
         await self.app(scope, receive, responder.send)
 
