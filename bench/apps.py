@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,17 @@ def chassis_plugins() -> Any:
 
 
 def chassis_async_class() -> Any:
-    """``chassis.AsyncApp``, or ``None`` while it does not exist (issue 14)."""
+    """``chassis.AsyncApp``, or ``None`` while it does not exist (issue 14).
+
+    ``$BENCH_CHASSIS_ASYNC_APP`` (``module:Class``) names another class to measure in its
+    place, such as a work-in-progress one not yet exported from ``chassis``.
+    """
+    import importlib
+
+    candidate = os.environ.get("BENCH_CHASSIS_ASYNC_APP")
+    if candidate:
+        module, _, name = candidate.partition(":")
+        return getattr(importlib.import_module(module), name)
     import chassis
 
     return getattr(chassis, "AsyncApp", None)

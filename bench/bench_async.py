@@ -424,6 +424,17 @@ def _environments(
     return envs
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
+
+
+def _class_name(cls: Any) -> str | None:
+    return None if cls is None else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _versions() -> dict[str, str]:
     versions = {}
     for name in (
@@ -451,25 +462,26 @@ def _versions() -> dict[str, str]:
 def _summary(
     routes: list[Route], apps: list[App], results: Mapping[str, Mapping[str, Result]]
 ) -> None:
-    print("\n== CPU time per request, µs (median) / requests per second (median)")
-    width = 16
-    print(f"{'app':<32}" + "".join(f"{route.label:>{width * 2}}" for route in routes))
-    for app in apps:
-        cells = []
-        for route in routes:
-            result = results[route.label][app.label]
-            cells.append(f"{result.median_cpu_us:>{width}.0f}{result.median_rps:>{width}.0f}")
-        print(f"{app.label:<32}" + "".join(cells))
-    print("\n== latency p50 / p99, ms (median over rounds)")
-    for app in apps:
-        cells = []
-        for route in routes:
-            result = results[route.label][app.label]
-            cells.append(
-                f"{statistics.median(result.p50_ms):>{width}.2f}"
-                f"{statistics.median(result.p99_ms):>{width}.2f}"
+    def table(title: str, columns: tuple[str, str], cell: Callable[[Result], str]) -> None:
+        print(f"\n== {title} (medians over rounds)")
+        print(f"{'':<32}" + "".join(f"{route.label:>20}" for route in routes))
+        print(f"{'app':<32}" + f"{columns[0]:>10}{columns[1]:>10}" * len(routes))
+        for app in apps:
+            print(
+                f"{app.label:<32}"
+                + "".join(cell(results[route.label][app.label]) for route in routes)
             )
-        print(f"{app.label:<32}" + "".join(cells))
+
+    table(
+        "server CPU time per request and requests per second",
+        ("CPU µs", "rps"),
+        lambda r: f"{r.median_cpu_us:>10.0f}{r.median_rps:>10.0f}",
+    )
+    table(
+        "latency, ms",
+        ("p50", "p99"),
+        lambda r: f"{statistics.median(r.p50_ms):>10.2f}{statistics.median(r.p99_ms):>10.2f}",
+    )
 
 
 def _ratios(
@@ -584,11 +596,12 @@ def main() -> int:
         if skipped:
             print(
                 f"skipped {' and '.join(repr(s) for s in skipped)}: chassis.AsyncApp does not "
-                "exist yet (issue 14); they run as soon as it does",
+                "exist yet (issue 14); they run as soon as it does (or set "
+                "BENCH_CHASSIS_ASYNC_APP=module:Class to measure a class in its place)",
                 file=sys.stderr,
             )
     if any(APPS[key].fastapi for key in keys):
-        missing = [name for name in BENCH_GROUP if importlib.util.find_spec(name) is None]
+        missing = [name for name in BENCH_GROUP if not _installed(name)]
         if missing:
             print(f"missing {', '.join(missing)}: {INSTALL_HINT}", file=sys.stderr)
             return 2
@@ -646,7 +659,13 @@ def main() -> int:
         jwks_fetches = issuer.fetches
 
     print(
-        f"\nchecks passed: same JSON from every app; every feature on in {', '.join(sorted(set(checker.passed)))}"
+        "\nchecks passed: every app answers both routes with the same JSON"
+        + (
+            f"; tracing, metrics, compression, request ids and auth on in "
+            f"{', '.join(sorted(set(checker.passed)))}"
+            if checker.passed
+            else ""
+        )
     )
     print(f"OTLP exports received: {exports}")
     print(f"JWKS fetches from the local issuer, whole run: {jwks_fetches}")
@@ -681,6 +700,7 @@ def main() -> int:
                 "optimizer_memo": args.optimizer_memo,
             },
             "apps": {app.label: app.target for app in apps},
+            "chassis_async_class": _class_name(chassis_async_class()),
             "skipped": skipped,
             "wire_bytes": checker.wire_bytes,
             "routes": {
