@@ -582,7 +582,8 @@ def main() -> int:
     parser.add_argument(
         "--chassis-plugins",
         default=EVERY_PLUGIN,
-        help=f"CHASSIS_PLUGINS of the apps with every plugin on ({EVERY_PLUGIN})",
+        help=f"CHASSIS_PLUGINS of the apps with every plugin on ({EVERY_PLUGIN}); the "
+        "start-up checks expect tracing, metrics, optimizer and auth among them",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
