@@ -10,7 +10,7 @@ DIST_PACKAGES ?= $(wildcard packages/*)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install run dist test lint format typecheck pytest bench clean
+.PHONY: install run dist test lint format typecheck pytest bench bench-async clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,14 @@ pytest: install
 ## Load and start-up benchmarks (see bench/README.md).
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## Issue 14's async-app benchmark (bench/bench_async.py) against FastAPI and its add-ons: first
+## installs the benchmark-only dependency group "bench", which `make install` and `make test`
+## never install (the next full sync, after a pyproject change, removes it again).
+## Short run: make bench-async BENCH_ARGS="--duration 2 --rounds 1"
+bench-async: install
+	$(UV) sync --all-packages --all-extras --group bench --python $(PYTHON)
+	$(BIN)/python bench/bench_async.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv $(TOOLS)

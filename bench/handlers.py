@@ -1,4 +1,8 @@
-"""The handlers every benchmarked app serves: the same code for bare Connexion and chassis."""
+"""The handlers every benchmarked app serves: the same code for bare Connexion and chassis.
+
+``bench/spec.yaml`` caps the list at 100 items; the async-app benchmark (``bench/bench_async.py``)
+lists up to 1,000 and serves the ``async def`` twins to apps that run on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def _item(item_id: int) -> dict[str, Any]:
     }
 
 
-ITEMS = [_item(number) for number in range(1, 101)]
+ITEMS = [_item(number) for number in range(1, 1001)]
 
 
 def get_item(item_id: int) -> dict[str, Any]:
@@ -28,4 +32,12 @@ def get_item(item_id: int) -> dict[str, Any]:
 
 
 def list_items(limit: int = 100) -> list[dict[str, Any]]:
+    return ITEMS[:limit]
+
+
+async def get_item_async(item_id: int) -> dict[str, Any]:
+    return _item(item_id)
+
+
+async def list_items_async(limit: int = 100) -> list[dict[str, Any]]:
     return ITEMS[:limit]

@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,9 +160,19 @@ def load(server: Server, duration: float) -> dict:
 
 
 def run(
-    scenarios: list[Scenario], *, duration: float = 4.0, rounds: int = 3, warmup: float = 1.0
+    scenarios: list[Scenario],
+    *,
+    duration: float = 4.0,
+    rounds: int = 3,
+    warmup: float = 1.0,
+    check: Callable[[Mapping[str, Server]], None] | None = None,
 ) -> dict[str, Result]:
-    """Load every scenario ``rounds`` times, interleaved; return the results by name."""
+    """Load every scenario ``rounds`` times, interleaved; return the results by name.
+
+    ``check``, when given, is called with the servers by scenario name after the warm-up and
+    before the measured rounds (to assert that each app does what it is compared for); an
+    exception it raises stops the servers and the run.
+    """
     results = {s.name: Result(s) for s in scenarios}
     servers = []
     try:
@@ -170,6 +180,8 @@ def run(
             servers.append(Server(scenario))
         for server in servers:
             load(server, warmup)
+        if check is not None:
+            check({server.scenario.name: server for server in servers})
         for number in range(rounds):
             order = servers[number % len(servers) :] + servers[: number % len(servers)]
             for server in order:
