@@ -28,6 +28,67 @@ def test_wrong_method_is_a_405_problem(make_chassis_app, spec):
     assert response.headers["x-request-id"]
 
 
+def test_a_405_allows_every_method_of_the_path(make_chassis_app):
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "allow", "version": "1"},
+        "paths": {
+            "/premises": {
+                "get": {
+                    "operationId": "core_handlers.search",
+                    "responses": {"200": {"description": "ok"}},
+                },
+                "post": {
+                    "operationId": "core_handlers.create_note",
+                    "responses": {"201": {"description": "ok"}},
+                },
+            },
+            "/premises/{id}": {
+                "delete": {
+                    "operationId": "core_handlers.show_context",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"204": {"description": "ok"}},
+                },
+            },
+        },
+    }
+    with make_chassis_app(spec=spec).test_client() as client:
+        collection = client.delete("/premises")
+        item = client.get("/premises/7")
+    assert collection.status_code == 405
+    assert collection.headers["allow"] == "GET, HEAD, POST"
+    assert item.status_code == 405
+    assert item.headers["allow"] == "DELETE"
+
+
+def test_every_validation_400_has_one_line_and_invalid_params(make_chassis_app, spec):
+    with make_chassis_app(spec=spec).test_client() as client:
+        query = client.get("/search?pageSize=500")
+        path = client.get("/items/0")
+        body = client.post("/notes", json={"text": "x" * 30})
+        missing = client.post("/notes", json={})
+        wrong_type = client.get("/search?pageSize=lots")
+    expected = [
+        (query, {"name": "pageSize", "in": "query"}, "500 is greater than the maximum of 50"),
+        (path, {"name": "item_id", "in": "path"}, "0 is less than the minimum of 1"),
+        (body, {"name": "/text", "in": "body"}, "is too long"),
+        (missing, {"name": "/", "in": "body"}, "'text' is a required property"),
+        (wrong_type, {"name": "pageSize", "in": "query"}, "is not of type 'integer'"),
+    ]
+    for response, where, reason in expected:
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert "\n" not in problem["detail"], problem
+        assert "Failed validating" not in problem["detail"] and "schema" not in problem["detail"]
+        [param] = problem["invalid-params"]
+        assert {k: param[k] for k in ("name", "in")} == where, problem
+        assert reason in param["reason"], problem
+        assert problem["request_id"] == response.headers["x-request-id"]
+
+
 def test_unhandled_exception_is_a_generic_500_and_the_trace_is_logged(
     make_chassis_app, spec, capsys
 ):

@@ -44,6 +44,7 @@ from ._responses import ResponseHook, WrappingResolver
 from ._route import RouteMiddleware
 from ._runtime import HookRunner, PluginContext, current_owner, plugin_contexts
 from ._settings import Settings, SettingsError
+from ._validation import validator_map
 
 logger = logging.getLogger("chassis")
 
@@ -110,6 +111,7 @@ class BaseApp(AbstractApp):
         ``apiKey``-in-query names."""
         self._app_lifespan = connexion_kwargs.pop("lifespan", None)
         connexion_kwargs.setdefault("jsonifier", self._default_jsonifier())
+        connexion_kwargs["validator_map"] = validator_map(connexion_kwargs.get("validator_map"))
         super().__init__(import_name, **connexion_kwargs)
         self._adopt_connexion()
         configure_logging(self.settings.log_level, self.settings.log_format)
@@ -299,8 +301,10 @@ class BaseApp(AbstractApp):
             if not isinstance(resolver, Resolver):
                 resolver = Resolver(resolver)
             kwargs["resolver"] = WrappingResolver(resolver, self._response_hook)
-        if "validator_map" in kwargs and self.plugin_manager.has_plugin("envelope"):
-            kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
+        if "validator_map" in kwargs:
+            kwargs["validator_map"] = validator_map(kwargs["validator_map"])
+            if self.plugin_manager.has_plugin("envelope"):
+                kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
         api = super().add_api(specification, **kwargs)
         for scheme in self.middleware.apis[-1].specification.security_schemes.values():
             if scheme.get("type") == "apiKey" and scheme.get("in") == "query":

@@ -56,8 +56,7 @@ def validator_map(current: dict[str, Any] | None) -> dict[str, Any]:
     """Connexion's ``validator_map`` with JSON responses validated as enveloped; a response
     validator map the application gave keeps precedence."""
     merged = dict(current or {})
-    if "response" not in merged:
-        merged["response"] = MediaTypeDict(
-            {**VALIDATOR_MAP["response"], "*/*json": EnvelopeResponseValidator}
-        )
+    response = merged.get("response") or VALIDATOR_MAP["response"]
+    if response.get("*/*json", JSONResponseBodyValidator) is JSONResponseBodyValidator:
+        merged["response"] = MediaTypeDict({**response, "*/*json": EnvelopeResponseValidator})
     return merged

@@ -13,7 +13,10 @@ from connexion.http_facts import HTTP_STATUS_CODES
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
+from ._allow import AllowedMethods
+from ._paths import app_path
 from ._problem import GENERIC_500_DETAIL, problem_response
+from ._validation import with_invalid_params
 
 if TYPE_CHECKING:
     from ._base import BaseApp as App
@@ -36,7 +39,7 @@ def handle_problem(request: ConnexionRequest, exc: ProblemException) -> Connexio
         detail = GENERIC_500_DETAIL
     else:
         detail = exc.detail if isinstance(exc.detail, str) else None
-    extensions = dict(exc.ext or {})
+    extensions = with_invalid_params(exc, exc.detail) if status == 400 else dict(exc.ext or {})
     if exc.instance:
         extensions["instance"] = exc.instance
     return problem_response(
@@ -49,12 +52,23 @@ def handle_problem(request: ConnexionRequest, exc: ProblemException) -> Connexio
     )
 
 
-def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
-    """Starlette's and Werkzeug's HTTP errors (404 of an unknown route, 405, abort(...))."""
-    status = exc.status_code
-    _log_http(request, status, exc.detail)
-    detail = exc.detail if status < 500 and exc.detail != _title(status) else None
-    return problem_response(status, _title(status), detail, headers=exc.headers)
+def http_handler(allowed: AllowedMethods) -> Callable[[ConnexionRequest, HTTPException], Any]:
+    """Starlette's and Werkzeug's HTTP errors (404 of an unknown route, 405, abort(...)); a
+    405 of Connexion's routing says every method of the path."""
+
+    def handle_http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+        status = exc.status_code
+        _log_http(request, status, exc.detail)
+        detail = exc.detail if status < 500 and exc.detail != _title(status) else None
+        headers = dict(exc.headers or {})
+        if status == 405:
+            allow = allowed.of(app_path(request.scope), request.scope.get("method", ""))
+            if allow is not None:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+                headers["Allow"] = allow
+        return problem_response(status, _title(status), detail, headers=headers)
+
+    return handle_http
 
 
 def from_flask_abort(exc: werkzeug.exceptions.HTTPException) -> Any:
@@ -138,5 +152,5 @@ def _to_response(result: Any) -> ConnexionResponse:
 
 def register_kernel_handlers(app: App, handler: ErrorHandler | None) -> None:
     app.add_error_handler(ProblemException, handle_problem)
-    app.add_error_handler(HTTPException, handle_http)
+    app.add_error_handler(HTTPException, http_handler(AllowedMethods(lambda: app.middleware.apis)))
     app.add_error_handler(Exception, custom_handler(handler) if handler else handle_unexpected)

@@ -1,0 +1,51 @@
+"""The ``Allow`` header of a 405: every method the specs give the path.
+
+Connexion routes each operation separately, and Starlette's router answers a 405 with the
+methods of the first route whose path matched: ``DELETE /premises`` was told ``HEAD, GET``
+although the path also takes POST (RFC 9110 15.5.6: Allow lists the target's methods).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+_PARAMETER = re.compile(r"\{[^}/]+\}")
+
+
+class AllowedMethods:
+    """Methods by path template, for the APIs of one app (compiled at the first 405)."""
+
+    def __init__(self, apis: Callable[[], Iterable[Any]]) -> None:
+        self._apis = apis
+        self._routes: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def _compile(self) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+        routes = []
+        for api in self._apis():
+            specification = api.specification
+            base = (api.base_path if api.base_path is not None else specification.base_path) or ""
+            for template, item in (specification.raw.get("paths") or {}).items():
+                methods = {name.upper() for name in item if name.upper() in _METHODS}
+                if "GET" in methods:
+                    methods.add("HEAD")
+                # Each {parameter} stands for one path segment.
+                pieces = _PARAMETER.split(base.rstrip("/") + template)
+                pattern = "[^/]+".join(re.escape(piece) for piece in pieces)
+                routes.append((re.compile(pattern + "/?"), frozenset(methods)))
+        return routes
+
+    def of(self, path: str, method: str) -> str | None:
+        """``Allow`` for ``path``: its methods in a fixed order; ``None`` when no path of the
+        specs matches it, or when ``method`` is one of them (a 405 a handler raised itself)."""
+        if self._routes is None:
+            self._routes = self._compile()
+        found: set[str] = set()
+        for pattern, methods in self._routes:
+            if pattern.fullmatch(path):
+                found |= methods
+        if not found or method in found:
+            return None
+        return ", ".join(m for m in _METHODS if m in found)
