@@ -31,13 +31,40 @@ def test_a_request_id_is_generated_when_absent(client):
 
 @pytest.mark.parametrize(
     "bad",
-    ["x" * 129, "has space", "tab\there", "ünïcode", "semi;ok but\x7f"],
-    ids=["too-long", "space", "tab", "non-ascii", "control"],
+    [
+        "x" * 129,
+        "has space",
+        "tab\there",
+        "ünïcode",
+        "semi;ok but\x7f",
+        "x][CRITICAL][payments.ledger]",
+        'quote"d',
+    ],
+    ids=["too-long", "space", "tab", "non-ascii", "control", "log-fields", "quote"],
 )
 def test_a_malformed_request_id_is_replaced(client, bad):
     response = client.get("/context", headers={"X-Request-ID": bad.encode("utf-8")})
     assert response.status_code == 200
     assert GENERATED.match(response.headers["x-request-id"])
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "6f1c1a0e-8b7d-4e1b-9a55-1f0e4c2b9d11",
+        "01HZX3J8Q5M7ZK9V2B6N4C8D0E",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "abc+/=~_.:@-def",
+    ],
+)
+def test_common_request_id_formats_are_kept(client, good):
+    assert client.get("/context", headers={"X-Request-ID": good}).headers["x-request-id"] == good
+
+
+def test_a_request_id_cannot_forge_log_fields(client, capsys):
+    client.get("/context", headers={"X-Request-ID": "x][CRITICAL][payments.ledger]"})
+    out = capsys.readouterr().out
+    assert "[CRITICAL][payments.ledger]" not in out
 
 
 def test_longest_valid_request_id_is_kept(client):

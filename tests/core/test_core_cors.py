@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import chassis
+import pytest
 
 ORIGIN = "https://app.example"
 
@@ -43,6 +44,32 @@ def test_connexion_plus_use_cors_allows_every_origin(make_chassis_app, spec):
     with app.test_client() as client:
         response = client.get("/items/1", headers={"Origin": "https://any.example"})
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_use_cors_keeps_the_origins_the_environment_allows(make_chassis_app, spec, monkeypatch):
+    make_chassis_app(spec=spec)  # clears CHASSIS_* first
+    monkeypatch.setenv("CHASSIS_CORS__ALLOW_ORIGINS", '["https://a.example"]')  # a JSON list
+    app = make_chassis_app(spec=spec, use_cors=True)
+    assert app.settings.cors.allow_origins == ["https://a.example"]
+    with app.test_client() as client:
+        evil = client.get("/items/1", headers={"Origin": "https://evil.example"})
+        good = client.get("/items/1", headers={"Origin": "https://a.example"})
+    assert "access-control-allow-origin" not in evil.headers
+    assert good.headers["access-control-allow-origin"] == "https://a.example"
+
+
+def test_every_list_setting_takes_a_json_list_or_commas(make_chassis_app, monkeypatch):
+    make_chassis_app()
+    monkeypatch.setenv("CHASSIS_CORS__ALLOW_METHODS", '["GET", "POST"]')
+    monkeypatch.setenv("CHASSIS_CORS__EXPOSE_HEADERS", "X-A, X-B")
+    monkeypatch.setenv("CHASSIS_DISABLED_PLUGINS", '["tracing"]')
+    settings = make_chassis_app().settings
+    assert settings.cors.allow_methods == ["GET", "POST"]
+    assert settings.cors.expose_headers == ["X-A", "X-B"]
+    assert settings.disabled_plugins == ["tracing"]
+    monkeypatch.setenv("CHASSIS_CORS__ALLOW_METHODS", '["GET", ')
+    with pytest.raises(chassis.SettingsError, match=r"CHASSIS_CORS__ALLOW_METHODS.*JSON list"):
+        make_chassis_app()
 
 
 def test_cors_from_environment_lists(make_chassis_app, spec, monkeypatch):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from chassis_test_support import free_port, wait_until_serving
 
 
@@ -212,3 +213,18 @@ def test_a_json_body_that_is_not_utf8_is_a_400_problem(make_chassis_app, spec):
     )
     assert status == 400
     assert body["detail"] == "The request body is not valid UTF-8."
+
+
+@pytest.mark.parametrize("unset", ["", "none", "None", "null"])
+def test_the_body_limit_can_be_unset_from_the_environment(make_chassis_app, monkeypatch, unset):
+    make_chassis_app()
+    monkeypatch.setenv("CHASSIS_MAX_BODY_BYTES", unset)
+    assert make_chassis_app().settings.max_body_bytes is None
+
+
+def test_the_body_limit_can_be_unset_from_the_toml_file(make_chassis_app, monkeypatch, tmp_path):
+    make_chassis_app()
+    config = tmp_path / "chassis.toml"
+    config.write_text('max_body_bytes = "none"\n')
+    monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+    assert make_chassis_app().settings.max_body_bytes is None

@@ -100,6 +100,10 @@ class BaseApp(AbstractApp):
         self.plugin_manager = loaded.manager
         self.plugin_infos = loaded.infos
         self.settings = loaded.settings
+        cors = self.settings.cors
+        if use_cors is True and not {"allow_origins", "allow_origin_regex"} & cors.model_fields_set:
+            # connexion-plus's use_cors=True allows every origin, unless a policy is set.
+            cors.allow_origins = ["*"]
         self.draining = False
         """True once SIGTERM arrived: readiness answers 503 while requests are still served."""
         self.request_path = RequestPath()

@@ -33,9 +33,8 @@ def connexion_plus_overrides(
         else:
             mapped["optimizer"] = {"enabled": bool(use_optimizer)}
     if use_cors is not None:
+        # Only the switch: the origins of a policy set elsewhere are kept (see BaseApp).
         mapped["cors"] = {"enabled": bool(use_cors)}
-        if use_cors is True:
-            mapped["cors"]["allow_origins"] = ["*"]
     if callable(use_default_handler):
         extras["error_handler"] = use_default_handler
     if use_logging_level is not None:

@@ -15,8 +15,10 @@ from ._last_resort import guarded
 if TYPE_CHECKING:
     from ._base import BaseApp
 
-# At most 128 visible ASCII characters: enough for any id format, too little to abuse logs.
-_VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+# 1 to 128 letters, digits and ``- _ . ~ : / + = @``: every common id format (UUIDs, ULIDs,
+# base64, W3C trace ids), and nothing that could pass for a log field (brackets, quotes,
+# spaces) or a header of its own.
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._~:/+=@-]{1,128}")
 
 _CLOSE = (b"connection", b"close")
 

@@ -53,6 +53,13 @@ class SettingsError(ValueError):
     """Settings are invalid: raised at start-up with one line per problem, naming the variable."""
 
 
+def _none_when_blank(value: Any) -> Any:
+    """``''``, ``none`` and ``null`` from the environment or TOML (which has no null): unset."""
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+        return None
+    return value
+
+
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
@@ -190,8 +197,10 @@ class Settings(_ChassisSources):
         None,
         description="'module:Class' built per request; reach it as current_context.custom.",
     )
-    max_body_bytes: int | None = Field(
-        10 * 1024 * 1024, ge=0, description="Larger request bodies get a 413; unset: no limit."
+    max_body_bytes: Annotated[int | None, BeforeValidator(_none_when_blank)] = Field(
+        10 * 1024 * 1024,
+        ge=0,
+        description="Larger request bodies get a 413; 'none' (or empty): no limit.",
     )
     max_path_bytes: int = Field(
         4096, ge=64, le=65536, description="Longer request paths get a 414."
