@@ -236,3 +236,43 @@ def test_an_invalid_value_is_echoed_without_url_credentials(make_chassis_app, mo
 
 def test_log_level_in_any_case(make_chassis_app):
     assert make_chassis_app(settings={"log_level": "debug"}).settings.log_level == "DEBUG"
+
+
+def test_a_bad_value_in_the_toml_file_names_the_file_and_key(
+    make_chassis_app, monkeypatch, tmp_path
+):
+    make_chassis_app()
+    config = tmp_path / "service.toml"
+    config.write_text("[health]\ntimeout = -1\n")
+    monkeypatch.setenv("CHASSIS_CONFIG", str(config))
+    with pytest.raises(chassis.SettingsError) as failure:
+        make_chassis_app()
+    message = str(failure.value)
+    assert f"(from health.timeout in {config} (CHASSIS_CONFIG))" in message
+
+
+def test_a_bad_value_given_as_a_keyword_names_the_keyword(make_chassis_app):
+    with pytest.raises(
+        chassis.SettingsError, match=r"from App\(settings=\.\.\.\) key 'health.timeout'"
+    ):
+        make_chassis_app(settings={"health": {"timeout": 0}})
+
+
+def test_the_environment_is_still_named_by_its_variable(make_chassis_app, monkeypatch):
+    make_chassis_app()
+    monkeypatch.setenv("CHASSIS_HEALTH__TIMEOUT", "-3")
+    with pytest.raises(chassis.SettingsError) as failure:
+        make_chassis_app()
+    assert "CHASSIS_HEALTH__TIMEOUT (health.timeout): " in str(failure.value)
+    assert "(from " not in str(failure.value)
+
+
+def test_a_connexion_plus_keyword_for_a_missing_plugin_names_the_keyword(
+    make_chassis_app, monkeypatch
+):
+    monkeypatch.setattr("chassis._plugins.discover", dict)  # nothing installed
+    with pytest.raises(chassis.PluginError) as failure:
+        make_chassis_app(use_optimizer=True, autoload=True)
+    message = str(failure.value)
+    assert "enabled by the keyword argument use_optimizer=True" in message
+    assert "pip install chassis-optimizer" in message

@@ -31,6 +31,7 @@ from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging, query_credentials
 from ._operations import prefer_success_content_types
+from ._origins import Overrides
 from ._plugins import PluginInfo
 from ._request_id import RequestContextMiddleware
 from ._request_path import (
@@ -84,10 +85,12 @@ class BaseApp(AbstractApp):
 
         from ._legacy import connexion_plus_overrides
 
-        overrides = _merge(
+        keywords: dict[str, str] = {}
+        mapped = _merge(
             _as_overrides(settings),
             connexion_plus_overrides(
                 self.extras,
+                keywords,
                 use_tracer=use_tracer,
                 use_metric=use_metric,
                 use_optimizer=use_optimizer,
@@ -96,7 +99,7 @@ class BaseApp(AbstractApp):
                 use_logging_level=use_logging_level,
             ),
         )
-        loaded = load_plugins(overrides, plugins)
+        loaded = load_plugins(Overrides(mapped, keywords), plugins)
         self.plugin_manager = loaded.manager
         self.plugin_infos = loaded.infos
         self.settings = loaded.settings

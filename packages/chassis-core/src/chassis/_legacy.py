@@ -9,6 +9,7 @@ from typing import Any
 
 def connexion_plus_overrides(
     extras: dict[str, Any],
+    origins: dict[str, str],
     *,
     use_tracer: Any,
     use_metric: Any,
@@ -17,7 +18,8 @@ def connexion_plus_overrides(
     use_default_handler: Any,
     use_logging_level: Any,
 ) -> dict[str, Any]:
-    """Settings for the keywords given; objects settings cannot hold go into ``extras``."""
+    """Settings for the keywords given; objects settings cannot hold go into ``extras``, and
+    ``origins`` learns which keyword set which setting (for error messages)."""
     mapped: dict[str, Any] = {}
     if use_tracer is not None:
         mapped["tracing"] = {"enabled": bool(use_tracer)}
@@ -44,4 +46,16 @@ def connexion_plus_overrides(
             else str(use_logging_level).upper()
         )
         mapped.setdefault("tracing", {})["log_level"] = level
+    given = {
+        "tracing.enabled": ("use_tracer", use_tracer),
+        "metrics.enabled": ("use_metric", use_metric),
+        "optimizer": ("use_optimizer", use_optimizer),
+        "cors.enabled": ("use_cors", use_cors),
+        "tracing.log_level": ("use_logging_level", use_logging_level),
+    }
+    for key, (keyword, value) in given.items():
+        if value is not None:
+            origins[key] = (
+                f"{keyword}={value!r}" if isinstance(value, (bool, int, str)) else keyword
+            )
     return mapped

@@ -34,7 +34,7 @@ def load_plugins(
     installed = _plugins.discover()
     explicit = _plugins.explicit_names(plugins, installed)
     bootstrap = read_bootstrap(overrides, [*installed, *explicit])
-    order, infos = _plugins.select(installed, bootstrap, explicit)
+    order, infos = _plugins.select(installed, bootstrap, explicit, overrides)
 
     manager = _plugins.new_manager()
     for name in order:

@@ -12,11 +12,13 @@ import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import pluggy
 
 from . import hookspecs
 from ._markers import PROJECT_NAME
+from ._origins import origin_of
 from ._settings import FIRST_PARTY_PLUGINS, PluginSettings, Settings, _Bootstrap
 
 ENTRY_POINT_GROUP = "chassis.plugins"
@@ -103,9 +105,14 @@ def _object_name(plugin: object) -> str:
 
 
 def select(
-    installed: Mapping[str, EntryPoint], settings: _Bootstrap, explicit: Iterable[str]
+    installed: Mapping[str, EntryPoint],
+    settings: _Bootstrap,
+    explicit: Iterable[str],
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], dict[str, PluginInfo]]:
-    """Decide, from settings alone, which installed plugins load and in which order."""
+    """Decide, from settings alone, which installed plugins load and in which order
+    (``overrides``: the keyword settings, to name them in errors)."""
+    overrides = overrides or {}
     explicit = set(explicit)
     infos = {
         name: PluginInfo(name, _dist_name(ep), _dist_version(ep), ep.value, reason="not selected")
@@ -145,7 +152,8 @@ def select(
         if name in Settings.model_fields or name in installed or name in explicit:
             continue
         if isinstance(value, Mapping) and value.get("enabled"):
-            raise PluginError(_missing_message(name, f"CHASSIS_{name.upper()}__ENABLED"))
+            where = origin_of([name, "enabled"], overrides) or f"CHASSIS_{name.upper()}__ENABLED"
+            raise PluginError(_missing_message(name, where))
     return order, infos
 
 

@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from ._listing import split_list
+from ._origins import origin_of
 from ._redact import redact_credentials
 
 ENV_PREFIX = "CHASSIS_"
@@ -292,7 +293,7 @@ def _is_secret(model: type[BaseModel], loc: list[Any]) -> bool:
     return False
 
 
-def _describe(error: ValidationError, model: type[BaseModel]) -> str:
+def _describe(error: ValidationError, model: type[BaseModel], overrides: Mapping[str, Any]) -> str:
     lines = []
     for item in error.errors():
         loc = [part for part in item["loc"] if not isinstance(part, int)]
@@ -309,7 +310,9 @@ def _describe(error: ValidationError, model: type[BaseModel]) -> str:
             message = "unknown setting"
         else:
             message = redact_credentials(item["msg"])
-        lines.append(f"  {variable_name(loc)} ({key}): {message}{shown}")
+        where = origin_of(loc, overrides)
+        source = f" (from {where})" if where is not None else ""
+        lines.append(f"  {variable_name(loc)} ({key}): {message}{shown}{source}")
     return "Invalid settings:\n" + "\n".join(lines)
 
 
@@ -385,4 +388,4 @@ def _validate(model: type[_S], overrides: Mapping[str, Any]) -> _S:
     try:
         return model(**dict(overrides))
     except ValidationError as error:
-        raise SettingsError(_describe(error, model)) from None
+        raise SettingsError(_describe(error, model, overrides)) from None
