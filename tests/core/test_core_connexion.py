@@ -97,3 +97,78 @@ def test_threads_setting_sizes_the_pool_that_runs_flask_views(make_chassis_app, 
     with app.test_client() as client:
         thread = client.get("/context").json()["thread"]
     assert thread.startswith("WSGI")
+
+
+class _Money:
+    def __init__(self, cents: int) -> None:
+        self.cents = cents
+
+
+def money() -> dict[str, object]:
+    return {"zeta": 1, "alpha": _Money(250)}
+
+
+_MONEY_SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "money", "version": "1"},
+    "paths": {
+        "/money": {
+            "get": {
+                "operationId": f"{__name__}.money",
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+    },
+}
+
+
+def test_a_flask_json_provider_the_application_sets_is_honoured(make_chassis_app):
+    from flask.json.provider import DefaultJSONProvider
+
+    class MoneyProvider(DefaultJSONProvider):
+        @staticmethod
+        def default(value):
+            if isinstance(value, _Money):
+                return f"{value.cents / 100:.2f} EUR"
+            return DefaultJSONProvider.default(value)
+
+    app = make_chassis_app(spec=_MONEY_SPEC)
+    app.app.json = MoneyProvider(app.app)
+    with app.test_client() as client:
+        response = client.get("/money")
+    assert response.status_code == 200
+    assert response.json() == {"alpha": "2.50 EUR", "zeta": 1}
+    assert response.text.index('"alpha"') < response.text.index('"zeta"')  # Flask sorts keys
+
+
+def test_without_a_provider_of_its_own_responses_stay_compact(make_chassis_app, spec):
+    with make_chassis_app(spec=spec).test_client() as client:
+        body = client.get("/items/1").text
+    assert ": " not in body and "\n " not in body
+
+
+def test_an_application_with_its_own_middleware_list_gets_every_layer(make_chassis_app, spec):
+    from connexion.middleware.context import ContextMiddleware
+    from connexion.middleware.exceptions import ExceptionMiddleware
+    from connexion.middleware.routing import RoutingMiddleware
+    from connexion.middleware.server_error import ServerErrorMiddleware
+
+    app = make_chassis_app(
+        spec=spec,
+        middlewares=[
+            ServerErrorMiddleware,
+            ExceptionMiddleware,
+            RoutingMiddleware,
+            ContextMiddleware,
+        ],
+    )
+    with app.test_client() as client:
+        found = client.get("/items/1", headers={"X-Request-ID": "own-stack"})
+        missing = client.get("/nowhere")
+        ready = client.get("/readyz")
+    assert found.status_code == 200 and found.headers["x-request-id"] == "own-stack"
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert ready.status_code == 200
+    slots = [row["slot"] for row in app.stack()]
+    assert slots.index("request") < slots.index("exception") < slots.index("probes")

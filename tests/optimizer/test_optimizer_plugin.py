@@ -195,3 +195,21 @@ def test_decorators_seen_through_the_kernels_handler_wrapper(make_app: AppMaker)
     assert hit.headers["cache-status"].startswith("chassis; hit")
     assert optimizer_views.calls["cached_items"] == 1
     assert "content-encoding" not in plain.headers
+
+
+def test_orjson_gives_way_to_a_json_provider_the_application_sets(make_app: AppMaker) -> None:
+    from flask.json.provider import DefaultJSONProvider
+
+    class Indented(DefaultJSONProvider):
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return super().dumps(obj, indent=4, **kwargs)
+
+    app = make_app()
+    with app.test_client() as client:
+        compact = client.get("/items?limit=2", headers={"Accept-Encoding": "identity"}).text
+    assert "\n    " not in compact
+    app = make_app()
+    app.app.json = Indented(app.app)
+    with app.test_client() as client:
+        chosen = client.get("/items?limit=2", headers={"Accept-Encoding": "identity"}).text
+    assert "\n    " in chosen  # the application's provider, not orjson

@@ -38,8 +38,19 @@ class App(BaseApp, FlaskApp):
         the plugins' ``startup`` and ``shutdown``).
     """
 
+    def _flask_json_provider(self) -> Any:
+        return self.app.json
+
+    def use_fast_json(self, jsonifier: Any, flask_provider: Any = None) -> bool:
+        if flask_provider is not None:
+            self.app.json = flask_provider
+            self._kernel_jsonifier.own_providers.add(id(flask_provider))
+        return super().use_fast_json(jsonifier)
+
     def _adopt_connexion(self) -> None:
         super()._adopt_connexion()
+        # Flask's own provider is not the application's choice: compact JSON stays the default.
+        self._kernel_jsonifier.own_providers.add(id(self.app.json))
         # Connexion's FlaskApp builds its FlaskASGIApp itself; ours decorates operations once
         # and runs async handlers on the app's event loop.
         self._middleware_app.__class__ = ChassisFlaskASGIApp

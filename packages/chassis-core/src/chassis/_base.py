@@ -6,7 +6,6 @@ few things that differ between them (see ``_app.py`` and ``_async_app.py``).
 
 from __future__ import annotations
 
-import json
 import logging
 import types
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from . import _envelope
 from ._errors import register_kernel_handlers
 from ._event_loop import HandlerLoop
 from ._health import HealthMiddleware
+from ._json import KernelJsonifier, compact_jsonifier
 from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
@@ -117,7 +117,11 @@ class BaseApp(AbstractApp):
         """Query parameters whose values access logs hide; ``add_api`` adds each spec's
         ``apiKey``-in-query names."""
         self._app_lifespan = connexion_kwargs.pop("lifespan", None)
-        connexion_kwargs.setdefault("jsonifier", self._default_jsonifier())
+        given = connexion_kwargs.get("jsonifier")
+        self._kernel_jsonifier = KernelJsonifier(
+            compact_jsonifier(self.settings.json_indent), self._flask_json_provider
+        )
+        connexion_kwargs["jsonifier"] = given or self._kernel_jsonifier
         connexion_kwargs["validator_map"] = validator_map(connexion_kwargs.get("validator_map"))
         super().__init__(import_name, **connexion_kwargs)
         self._adopt_connexion()
@@ -148,12 +152,9 @@ class BaseApp(AbstractApp):
 
     # -- what each application class provides --------------------------------------------
 
-    def _default_jsonifier(self) -> Jsonifier:
-        # Connexion's FlaskApp default (flask.json, indent=2) forces the pure-Python encoder.
-        indent = self.settings.json_indent
-        if indent is None:
-            return Jsonifier(json, separators=(",", ":"))
-        return Jsonifier(json, indent=indent)
+    def _flask_json_provider(self) -> Any:
+        """The Flask application's JSON provider (``None`` where there is no Flask)."""
+        return None
 
     def _adopt_connexion(self) -> None:
         """Called once Connexion's application is built."""
@@ -327,6 +328,16 @@ class BaseApp(AbstractApp):
     @jsonifier.setter
     def jsonifier(self, value: Jsonifier) -> None:
         self.middleware.options.jsonifier = value
+
+    def use_fast_json(self, jsonifier: Jsonifier, flask_provider: Any = None) -> bool:
+        """Serialize responses with ``jsonifier`` (and Flask's ``jsonify`` with
+        ``flask_provider``), unless the application chose its own: a ``jsonifier=`` given to
+        the App, or a Flask JSON provider it sets (then honoured). For plugins (the
+        optimizer's orjson); ``False`` when the application's jsonifier is kept."""
+        if self.jsonifier is not self._kernel_jsonifier:
+            return False
+        self._kernel_jsonifier.fast = jsonifier
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and self.middleware.middleware_stack is None:

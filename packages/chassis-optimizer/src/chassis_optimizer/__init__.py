@@ -107,10 +107,6 @@ def settings_model() -> type[OptimizerSettings]:
 
 @chassis.hookimpl
 def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
-    import json
-
-    from connexion.jsonifier import Jsonifier
-
     from ._middleware import OptimizerMiddleware, drop_unbuffered_head_bodies
     from ._routes import OptimizerRouteMiddleware
     from ._state import STATE_KEY, Optimizer, minify_policy
@@ -123,17 +119,16 @@ def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
     if settings.fast_json:
         from ._json import OrjsonJsonifier, OrjsonProvider
 
-        current = app.jsonifier
-        # Replace the kernel's default jsonifier, not one the application chose itself.
-        if type(current) is Jsonifier and current.json is json:
-            default = settings.minify
+        default = settings.minify
 
-            def minify() -> bool:
-                found = minify_policy()
-                return default if found is None else found
+        def minify() -> bool:
+            found = minify_policy()
+            return default if found is None else found
 
-            app.jsonifier = OrjsonJsonifier(minify, app.settings.json_indent)
-        app.app.json = OrjsonProvider(app.app)
+        # Unless the application chose its own jsonifier or Flask JSON provider.
+        app.use_fast_json(
+            OrjsonJsonifier(minify, app.settings.json_indent), OrjsonProvider(app.app)
+        )
 
     # A HEAD runs as a GET; Flask still answers one whose body would only be dropped as HEAD.
     app.app.after_request(drop_unbuffered_head_bodies(settings.compress_max_size))
