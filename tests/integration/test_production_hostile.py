@@ -47,7 +47,8 @@ FORGED = f"\r\n2030-01-01 00:00:00,000 [ERROR][forged] chassis: {MARK}".encode()
 TEXT_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\[[^\]\s]+\] "
 )
-VALID_ID = re.compile(rb"[\x21-\x7e]{1,128}")
+# The kernel's documented rule for a request id it keeps (README, "Request ids").
+VALID_ID = re.compile(rb"[A-Za-z0-9._~:/+=@-]{1,128}")
 BODY_LIMIT = 4096
 
 NEW_PREMISES = {

@@ -15,7 +15,7 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 def test_json_is_compact_and_served_by_orjson(make_app: AppMaker) -> None:
     app = make_app()
-    assert isinstance(app.jsonifier, OrjsonJsonifier)
+    assert isinstance(app.jsonifier.fast, OrjsonJsonifier)  # type: ignore[attr-defined]
     assert isinstance(app.app.json, OrjsonProvider)
     with app.test_client() as client:
         response = client.get("/items", headers=IDENTITY)
