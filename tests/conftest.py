@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import chassis
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -46,6 +47,19 @@ def postgres_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+# Behaviour tests run on both app classes so the two cannot drift: a test (or a package's
+# conftest, by overriding the testing kit's ``chassis_app_class`` with this) takes ``app_class``.
+APP_CLASSES: list[type[chassis.BaseApp]] = [chassis.App]
+if hasattr(chassis, "AsyncApp"):
+    APP_CLASSES.append(chassis.AsyncApp)
+
+
+@pytest.fixture(params=APP_CLASSES, ids=lambda cls: cls.__name__)
+def app_class(request: pytest.FixtureRequest) -> type[chassis.BaseApp]:
+    cls: type[chassis.BaseApp] = request.param
+    return cls
 
 
 FakeDistribution = Callable[..., Path]

@@ -1,6 +1,7 @@
 """pytest fixtures for services and plugins built on chassis (entry point ``pytest11``).
 
-``make_chassis_app(spec=..., settings=..., plugins=[...])`` builds an :class:`chassis.App`
+``make_chassis_app(spec=..., settings=..., plugins=[...])`` builds a :class:`chassis.App` (or
+the class the ``chassis_app_class`` fixture or ``app_class=`` gives: :class:`chassis.AsyncApp`)
 with only the plugins given (no entry-point autoloading) and only the settings given (the
 ``CHASSIS_*`` environment is cleared for the test). ``chassis_app`` and ``chassis_client``
 build one from the ``chassis_spec``, ``chassis_settings`` and ``chassis_plugins`` fixtures,
@@ -28,8 +29,16 @@ from typing import Any
 import pytest
 
 from ._app import App
+from ._base import BaseApp
 
-AppFactory = Callable[..., App]
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def chassis_app_class() -> type[BaseApp]:
+    """The app class ``make_chassis_app`` builds by default; override it in a conftest (or
+    parametrize it) to test a service as ``chassis.AsyncApp``."""
+    return App
 
 
 @pytest.fixture
@@ -51,7 +60,9 @@ def chassis_spec() -> str | Path | dict[str, Any] | None:
 
 
 @pytest.fixture
-def make_chassis_app(monkeypatch: pytest.MonkeyPatch) -> AppFactory:
+def make_chassis_app(
+    monkeypatch: pytest.MonkeyPatch, chassis_app_class: type[BaseApp]
+) -> AppFactory:
     """A factory of isolated apps: explicit plugins and settings only.
 
     ``CHASSIS_*`` variables are cleared and no ``.env`` file is read (``CHASSIS_ENV_FILE=""``),
@@ -71,11 +82,13 @@ def make_chassis_app(monkeypatch: pytest.MonkeyPatch) -> AppFactory:
         plugins: Sequence[object] | Mapping[str, object] = (),
         autoload: bool = False,
         api_options: Mapping[str, Any] | None = None,
+        app_class: type[BaseApp] | None = None,
         **app_options: Any,
-    ) -> App:
+    ) -> Any:
         merged: dict[str, Any] = {} if autoload else {"plugins": []}
         merged.update(settings or {})
-        app = App(import_name, settings=merged, plugins=plugins, **app_options)
+        cls = app_class or chassis_app_class
+        app = cls(import_name, settings=merged, plugins=plugins, **app_options)
         if spec is not None:
             app.add_api(spec, **dict(api_options or {}))
         return app
@@ -89,12 +102,12 @@ def chassis_app(
     chassis_spec: str | Path | dict[str, Any] | None,
     chassis_settings: dict[str, Any],
     chassis_plugins: Sequence[object] | Mapping[str, object],
-) -> App:
+) -> Any:
     return make_chassis_app(spec=chassis_spec, settings=chassis_settings, plugins=chassis_plugins)
 
 
 @pytest.fixture
-def chassis_client(chassis_app: App) -> Iterator[Any]:
+def chassis_client(chassis_app: Any) -> Iterator[Any]:
     """Connexion's test client (Starlette's, httpx API), with the app's lifespan running."""
     with chassis_app.test_client() as client:
         yield client
