@@ -119,12 +119,14 @@ def settings_model() -> type[MetricsSettings]:
 
 @chassis.hookimpl
 def configure_app(app: chassis.App) -> None:
+    from ._exemplars import exemplar_source
     from ._middleware import MetricsMiddleware
 
     state = _app_state(app)
     assert state is not None  # the plugin is registered, so it is active
+    exemplar = exemplar_source(state.settings, state.multiprocess_dir)
     # Inside tracing (order 0), outside every layer that can change the status or body.
-    app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state)
+    app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state, exemplar=exemplar)
 
 
 @chassis.hookimpl
