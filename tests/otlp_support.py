@@ -1,8 +1,8 @@
 """A real OTLP/HTTP receiver for tests: traces, metrics and logs, decoded with
 opentelemetry-proto as a collector would.
 
-Use the ``otlp_collector`` fixture (a test package's conftest imports it), or
-``OtlpCollector()`` as a context manager. Requests are recorded before the answer is sent, so
+Use ``OtlpCollector()`` as a context manager (in a fixture), or import the
+``otlp_collector`` fixture into a test package's conftest. Requests are recorded before the answer is sent, so
 once an exporter's synchronous export (``force_flush``) has returned, what it sent is here:
 tests need no waiting.
 """
@@ -112,6 +112,8 @@ class OtlpCollector:
                 for scope_metrics in resource_metrics.scope_metrics:
                     for metric in scope_metrics.metrics:
                         kind = metric.WhichOneof("data")
+                        if kind is None:
+                            continue
                         found.append(
                             {
                                 "name": metric.name,
