@@ -59,7 +59,7 @@ def exemplar_source(
     def current() -> dict[str, str] | None:
         context = get_current_span().get_span_context()
         # The invalid context (no span) has no flags set, so this also tells "no span".
-        if not context.trace_flags.sampled:
+        if not context.trace_flags & 0x01:  # TraceFlags.SAMPLED, without the property call
             return None
         return {
             "trace_id": format(context.trace_id, "032x"),
