@@ -34,7 +34,11 @@ def test_the_page_starts_swagger_ui_with_the_client_and_pkce(
     with app.test_client() as client:
         page = client.get("/ui/")
         config = client.get("/ui/swagger-ui-config.json")
+        # Swagger UI's default redirect URL: its own page, served beside it.
+        redirect = client.get("/ui/oauth2-redirect.html")
     assert page.status_code == 200
+    assert redirect.status_code == 200
+    assert "oauth2" in redirect.text
     assert _init_oauth(page.text) == {
         "clientId": "directmail-docs",
         "scopes": "openid items:read",

@@ -175,3 +175,43 @@ def test_multiprocess_mode_says_it_keeps_no_exemplars(tmp_path: Path, app_class:
     assert buckets and max(s.value for s in buckets) == 1.0
     assert all(s.exemplar is None for s in buckets)
     assert TRACE_ID not in scraped
+
+
+NO_OTEL = """
+import sys
+sys.modules["opentelemetry"] = None  # as if only chassis-core and chassis-metrics were installed
+import chassis, chassis_metrics
+settings = {{"plugins": [], "metrics": {metrics}}}
+try:
+    chassis.{cls}("x", settings=settings, plugins={{"metrics": chassis_metrics}})
+except chassis.PluginError as error:
+    print("ERROR", error)
+else:
+    print("STARTED")
+"""
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [("{}", "STARTED"), ('{"exemplars": True}', "ERROR")],
+    ids=["default", "explicit"],
+)
+def test_without_opentelemetry(tmp_path: Path, app_class: Any, metrics: str, expected: str) -> None:
+    """No OpenTelemetry API installed: exemplars quietly off by default; asked for
+    explicitly, start-up stops naming the setting and what to install."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CHASSIS_")}
+    env["CHASSIS_ENV_FILE"] = ""
+    result = subprocess.run(
+        [sys.executable, "-c", NO_OTEL.format(metrics=metrics, cls=app_class.__name__)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    if expected == "ERROR":
+        assert "CHASSIS_METRICS__EXEMPLARS=true needs the OpenTelemetry API" in result.stdout
+        assert "pip install chassis-tracing" in result.stdout

@@ -4,7 +4,11 @@ shutdown push): no test waits on the schedule."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import chassis
@@ -194,3 +198,48 @@ def test_bad_headers_name_the_setting_without_echoing_them(make_chassis_app: Any
         _app(make_chassis_app, None, otlp_headers="s3cret-no-equals")
     assert "CHASSIS_METRICS__OTLP_HEADERS" in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+PUSH_SCRIPT = """
+import sys
+import chassis, chassis_metrics
+sys.path.insert(0, {tests!r})
+from metrics_support import SPEC
+app = chassis.{cls}("mp", settings={{
+    "plugins": [], "service_name": "mp",
+    "metrics": {{"otlp": True, "otlp_endpoint": {url!r}, "otlp_interval": 3600}},
+}}, plugins={{"metrics": chassis_metrics}})
+app.add_api(SPEC)
+with app.test_client() as client:
+    for number in (1, 2):
+        assert client.get(f"/items/{{number}}").status_code == 200
+    assert chassis_metrics.push_metrics(app) is True
+"""
+
+
+def test_multiprocess_mode_pushes_this_workers_figures(
+    tmp_path: Path, app_class: Any, collector: OtlpCollector
+) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set before start-up (figures in files, for /metrics to
+    add up), a worker still pushes its own figures over OTLP."""
+    directory = tmp_path / "prom"
+    directory.mkdir()
+    script = PUSH_SCRIPT.format(
+        tests=str(Path(__file__).parent), cls=app_class.__name__, url=collector.url
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CHASSIS_")}
+    env.update(PROMETHEUS_MULTIPROC_DIR=str(directory), CHASSIS_ENV_FILE="")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(directory.glob("*.db"))  # multiprocess mode indeed
+    requests = collector.last_metric("http_requests")
+    assert _point(requests, route="/items/{item_id}", status="200").as_double == 2.0
+    assert requests["resource"]["service.name"] == "mp"
