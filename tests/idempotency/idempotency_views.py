@@ -13,7 +13,7 @@ executions: dict[str, int] = {}
 gate = threading.Event()
 """Set by a test to let handlers called with ``wait: true`` finish."""
 entered = threading.Event()
-"""Set when a handler called with ``wait: true`` has started."""
+"""Set when ``create_order`` has started."""
 
 
 def count(name: str) -> int:
@@ -32,9 +32,11 @@ def reset() -> None:
 def create_order(body: dict[str, Any] | None = None, note: str | None = None) -> Any:
     body = body or {}
     number = count("create_order")
+    entered.set()
     if body.get("wait"):
-        entered.set()
         gate.wait(10)
+    if body.get("explode"):
+        raise RuntimeError("the handler failed")
     if body.get("sleep"):
         time.sleep(float(body["sleep"]))
     status = int(body.get("status", 201))
