@@ -74,7 +74,10 @@ def dead_redis() -> str:
 
 def _metric(client: Any, outcome: str) -> float:
     for line in client.get("/metrics").text.splitlines():
-        if line.startswith("chassis_idempotency_requests_total{") and f'outcome="{outcome}"' in line:
+        if (
+            line.startswith("chassis_idempotency_requests_total{")
+            and f'outcome="{outcome}"' in line
+        ):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 

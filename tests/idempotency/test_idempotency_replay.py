@@ -186,7 +186,7 @@ def test_a_response_over_the_size_limit_is_sent_but_not_stored(
 ) -> None:
     app = make_app(store(max_response_bytes=1000))
     with caplog.at_level(logging.WARNING, "chassis.idempotency"), app.test_client() as client:
-        small = client.post("/orders", json={"item": "a", "size": 10}, headers=key("small"))
+        client.post("/orders", json={"item": "a", "size": 10}, headers=key("small"))
         small_again = client.post("/orders", json={"item": "a", "size": 10}, headers=key("small"))
         big = client.post("/orders", json={"item": "a", "size": 5000}, headers=key("big"))
         big_again = client.post("/orders", json={"item": "a", "size": 5000}, headers=key("big"))

@@ -75,8 +75,12 @@ def test_with_the_optimizer_replays_are_compressed_for_each_retry(
     headers = {**auth_issuer.auth_header(subject="alice"), **key("k-1")}
     body = {"item": "a", "size": 4000}
     with app.test_client() as client:
-        first = client.post("/secure-orders", json=body, headers={**headers, "Accept-Encoding": "gzip"})
-        plain = client.post("/secure-orders", json=body, headers={**headers, "Accept-Encoding": "identity"})
+        first = client.post(
+            "/secure-orders", json=body, headers={**headers, "Accept-Encoding": "gzip"}
+        )
+        plain = client.post(
+            "/secure-orders", json=body, headers={**headers, "Accept-Encoding": "identity"}
+        )
         zipped = client.send(
             client.build_request(
                 "POST",
@@ -106,9 +110,7 @@ def test_with_the_optimizer_replays_are_compressed_for_each_retry(
     )
 
 
-def test_the_replay_header_is_exposed_to_browsers(
-    make_app: AppMaker, store: StoreSettings
-) -> None:
+def test_the_replay_header_is_exposed_to_browsers(make_app: AppMaker, store: StoreSettings) -> None:
     settings = {"cors": {"enabled": True, "allow_origins": ["https://app.example"]}}
     app = make_app(store(), settings=settings)
     with app.test_client() as client:
@@ -116,5 +118,7 @@ def test_the_replay_header_is_exposed_to_browsers(
         again = client.post(
             "/orders", json={"item": "a"}, headers={**key("k-1"), "Origin": "https://app.example"}
         )
-    exposed = [name.strip().lower() for name in again.headers["access-control-expose-headers"].split(",")]
+    exposed = [
+        name.strip().lower() for name in again.headers["access-control-expose-headers"].split(",")
+    ]
     assert "idempotent-replayed" in exposed

@@ -43,7 +43,7 @@ RECORDER_KEY = "chassis_idempotency"
 class Pending:
     """A request holding a key: its response is to be stored under it."""
 
-    __slots__ = ("finished", "fingerprint", "name", "route", "state", "token", "ttl")
+    __slots__ = ("fingerprint", "finished", "name", "route", "state", "token", "ttl")
 
     def __init__(
         self, state: Idempotency, name: str, token: str, fingerprint: str, ttl: float, route: str
@@ -110,7 +110,9 @@ class _Recorder:
             self._warn_large(pending.route)
             await pending.complete(None, "too_large")
             await self.send(self.start)
-            await self.send({"type": "http.response.body", "body": b"".join(self.chunks), "more_body": more})
+            await self.send(
+                {"type": "http.response.body", "body": b"".join(self.chunks), "more_body": more}
+            )
             self.chunks = []
             return
         if more:
@@ -132,7 +134,7 @@ class _Recorder:
         logger.warning(
             "idempotency: a response of %s is larger than max_response_bytes (%d): it is sent "
             "but not stored, so a retry with its key runs the handler again (logged once per "
-            "route; counted in chassis_idempotency_not_stored{reason=\"too_large\"})",
+            'route; counted in chassis_idempotency_not_stored{reason="too_large"})',
             route,
             self.max_bytes,
         )
@@ -193,7 +195,11 @@ class _Operation:
                     400,
                     "Idempotency-Key missing",
                     f"this operation requires an {settings.header} header",
-                    ext={"invalid-params": [{"name": settings.header, "in": "header", "reason": "is required"}]},
+                    ext={
+                        "invalid-params": [
+                            {"name": settings.header, "in": "header", "reason": "is required"}
+                        ]
+                    },
                 )
             await self.next_app(scope, receive, send)
             return
@@ -211,7 +217,11 @@ class _Operation:
                 400,
                 "Invalid Idempotency-Key",
                 f"the {settings.header} header {error}",
-                ext={"invalid-params": [{"name": settings.header, "in": "header", "reason": str(error)}]},
+                ext={
+                    "invalid-params": [
+                        {"name": settings.header, "in": "header", "reason": str(error)}
+                    ]
+                },
             ) from None
         body, receive = await _read_body(receive)
         request = fingerprint(
@@ -280,10 +290,7 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
         message = await receive()
         if message["type"] != "http.request":
             # The client left before sending its body: let the inner layers see that.
-            async def gone() -> Message:
-                return message
-
-            return b"", gone
+            return b"", _answer(message)
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
@@ -298,6 +305,13 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
         return await receive()
 
     return body, replay
+
+
+def _answer(message: Message) -> Receive:
+    async def receive() -> Message:
+        return message
+
+    return receive
 
 
 def _principal(scope: Scope) -> str:
@@ -341,7 +355,15 @@ class _IdempotencyAPI(RoutedAPI[Any]):
             try:
                 options = OperationOptions.model_validate(extension)
             except ValidationError as error:
-                raise ValueError(f"invalid {EXTENSION} on {_describe(operation)}: {error}") from None
+                problems = "; ".join(
+                    f"{'.'.join(map(str, item['loc'])) or 'value'}: "
+                    f"{item['msg'].removeprefix('Value error, ')}"
+                    for item in error.errors()
+                )
+                raise ValueError(
+                    f"invalid {EXTENSION} on {_describe(operation)}: {problems} (expected true, "
+                    "false or a mapping of required, ttl, enabled)"
+                ) from None
         if not options.enabled:
             return self.next_app
         if method in ("GET", "HEAD", "OPTIONS", "TRACE"):

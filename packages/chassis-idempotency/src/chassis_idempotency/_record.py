@@ -26,7 +26,9 @@ class Record:
             "v": VERSION,
             "f": self.fingerprint,
             "s": self.status,
-            "h": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in self.headers],
+            "h": [
+                [name.decode("latin-1"), value.decode("latin-1")] for name, value in self.headers
+            ],
         }
         return json.dumps(meta, separators=(",", ":")).encode("ascii") + b"\n" + self.body
 

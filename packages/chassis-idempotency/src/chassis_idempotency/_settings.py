@@ -109,8 +109,7 @@ class IdempotencySettings(chassis.PluginSettings):
         for method in methods:
             if method not in unsafe:
                 raise ValueError(
-                    f"{method!r} is not a method to make idempotent: use POST, PUT, PATCH or "
-                    "DELETE"
+                    f"{method!r} is not a method to make idempotent: use POST, PUT, PATCH or DELETE"
                 )
         return methods
 
