@@ -1,6 +1,6 @@
 """chassis-idempotency's cost per POST, against the same app without the plugin, in one run.
 
-    .venv/bin/python bench/bench_idempotency.py [--requests 2000 --rounds 5]
+    .venv/bin/python bench/bench_idempotency.py [--requests 500 --rounds 5]
         [--app-class App|AsyncApp|both] [--no-redis]
 
 In process, no HTTP: each app (a POST operation with a JSON body, answering 201 with ~60
@@ -257,7 +257,7 @@ def main() -> int:
     import chassis
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--app-class", choices=["App", "AsyncApp", "both"], default="both")
     parser.add_argument("--no-redis", dest="redis", action="store_false")

@@ -148,10 +148,17 @@ class IdempotencyRecordMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in self.state.methods:
+        state = self.state
+        # Only a request carrying a key can take one: the others pass at the cost of a look
+        # at their header names.
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in state.methods
+            or not any(name == state.header for name, _ in scope["headers"])
+        ):
             await self.app(scope, receive, send)
             return
-        recorder = _Recorder(self.state, send)
+        recorder = _Recorder(state, send)
         scope["extensions"][RECORDER_KEY] = recorder
         try:
             await self.app(scope, receive, recorder.record)
