@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,3 +33,68 @@ def same_response(first: Any, second: Any) -> bool:
 
 def key(value: str) -> dict[str, str]:
     return {"Idempotency-Key": value}
+
+
+class Forwarder:
+    """A TCP port forwarded to Redis while ``up``: Redis that goes away and comes back."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = False
+        self.open: list[Any] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()  # refused, as by a stopped server
+                continue
+            upstream = socket.create_connection(self.target)
+            self.open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def down(self) -> None:
+        """Stop forwarding and cut every open connection."""
+        self.up = False
+        for connection in self.open:
+            _close(connection)
+        self.open.clear()
+
+    def close(self) -> None:
+        self._stop = True
+        self.down()
+        _close(self.listener)
+
+
+def _pump(source: Any, sink: Any) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _close(connection: Any) -> None:
+    import socket
+
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()

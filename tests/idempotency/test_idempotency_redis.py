@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -121,3 +122,39 @@ def test_redis_down_with_proceed_serves_without_idempotency(
     assert [response.status_code for response in served] == [201, 201]
     assert views.executions == {"create_order": 2}
     assert unprotected == 2.0
+
+
+def test_redis_coming_back_is_used_again_by_itself(
+    make_app: AppMaker, redis_url: str, key_prefix: str
+) -> None:
+    from idempotency_support import Forwarder
+
+    forwarder = Forwarder(("127.0.0.1", 6379))
+    settings = {
+        "store_url": f"redis://127.0.0.1:{forwarder.port}/0",
+        "key_prefix": key_prefix,
+        "retry_interval": "100ms",
+    }
+    try:
+        with make_app(settings).test_client() as client:
+            forwarder.up = True
+            stored = client.post("/orders", json={"item": "a"}, headers=key("k-1"))
+            forwarder.down()
+            down = client.post("/orders", json={"item": "a"}, headers=key("k-1"))
+            assert client.get("/readyz").json()["checks"]["idempotency"]["degraded"] is True
+            forwarder.up = True
+            time.sleep(0.15)  # retry_interval
+            replayed = client.post("/orders", json={"item": "a"}, headers=key("k-1"))
+            ready = client.get("/readyz").json()["checks"]["idempotency"]
+    finally:
+        forwarder.close()
+    assert stored.status_code == 201
+    assert down.status_code == 503
+    assert same_response(stored, replayed) and replayed.headers["idempotent-replayed"] == "true"
+    assert ready == {
+        "status": "up",
+        "store": "redis",
+        "url": settings["store_url"],
+        "reachable": True,
+    }
+    assert views.executions == {"create_order": 1}
