@@ -158,3 +158,49 @@ def test_redis_coming_back_is_used_again_by_itself(
         "reachable": True,
     }
     assert views.executions == {"create_order": 1}
+
+
+def test_redis_lost_while_the_handler_runs_still_sends_its_response(
+    make_app: AppMaker, redis_url: str, key_prefix: str
+) -> None:
+    import threading
+
+    from idempotency_support import Forwarder
+
+    forwarder = Forwarder(("127.0.0.1", 6379))
+    settings = {
+        "store_url": f"redis://127.0.0.1:{forwarder.port}/0",
+        "key_prefix": key_prefix,
+        "retry_interval": "50ms",
+        "lock_timeout": "500ms",
+    }
+    body = {"item": "a", "wait": True}
+    results: list[Any] = []
+    app = make_app(settings, plugins={"metrics": chassis_metrics})
+    try:
+        with app.test_client() as client:
+            forwarder.up = True
+            thread = threading.Thread(
+                target=lambda: results.append(client.post("/orders", json=body, headers=key("k")))
+            )
+            thread.start()
+            assert views.entered.wait(10)
+            forwarder.down()  # Redis gone while the handler runs
+            views.gate.set()
+            thread.join(10)
+            forwarder.up = True
+            time.sleep(0.1)
+            # The key taken before Redis went away is still held until lock_timeout.
+            held = client.post("/orders", json=body, headers=key("k"))
+            time.sleep(0.5)
+            again = client.post("/orders", json=body, headers=key("k"))
+            metrics = client.get("/metrics").text
+    finally:
+        forwarder.close()
+    [first] = results
+    assert first.status_code == 201 and first.json()["id"] == 1
+    assert held.status_code == 409
+    assert again.status_code == 201 and again.json()["id"] == 2
+    assert (
+        'chassis_idempotency_not_stored_total{reason="store_error",route="/orders"} 1.0' in metrics
+    )

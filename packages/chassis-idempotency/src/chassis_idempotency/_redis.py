@@ -159,7 +159,8 @@ class RedisStore:
         return Claim(holder=lock_fingerprint(reply[1] or None))
 
     async def complete(self, key: str, token: str, record: Record | None, ttl: float) -> None:
-        self._check()
+        # Tried even while Redis is marked down: the handler ran, and its response stored
+        # (or its key released) spares the retries a second run or a wait for the lock.
         data = record.to_bytes() if record is not None else b""
         try:
             await self._redis().complete(
