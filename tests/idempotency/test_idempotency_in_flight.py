@@ -51,7 +51,7 @@ def test_a_lock_outlived_by_its_request_lets_a_retry_run(
 ) -> None:
     # lock_timeout bounds how long a key waits for a request that may have died: a retry
     # after it runs the handler; the first response completed stays the stored one.
-    body = {"item": "a", "sleep": 0.6}
+    body = {"item": "a", "sleep": 1.0}
     results: list[Any] = []
     with make_app(store(lock_timeout="200ms")).test_client() as client:
         thread = _start_slow(client, results, body)

@@ -172,7 +172,7 @@ def test_redis_lost_while_the_handler_runs_still_sends_its_response(
         "store_url": f"redis://127.0.0.1:{forwarder.port}/0",
         "key_prefix": key_prefix,
         "retry_interval": "50ms",
-        "lock_timeout": "500ms",
+        "lock_timeout": "1500ms",
     }
     body = {"item": "a", "wait": True}
     results: list[Any] = []
@@ -192,7 +192,7 @@ def test_redis_lost_while_the_handler_runs_still_sends_its_response(
             time.sleep(0.1)
             # The key taken before Redis went away is still held until lock_timeout.
             held = client.post("/orders", json=body, headers=key("k"))
-            time.sleep(0.5)
+            time.sleep(1.5)
             again = client.post("/orders", json=body, headers=key("k"))
             metrics = client.get("/metrics").text
     finally:
