@@ -56,6 +56,11 @@ def put_thing(thing_id: int, body: dict[str, Any] | None = None) -> Any:
     return {"thing": thing_id, "version": number}, 200
 
 
+def patch_thing(thing_id: int, body: dict[str, Any] | None = None) -> Any:
+    number = count("patch_thing")
+    return {"thing": thing_id, "patched": number}, 200
+
+
 def delete_thing(thing_id: int) -> Any:
     count("delete_thing")
     return {"deleted": thing_id}, 200

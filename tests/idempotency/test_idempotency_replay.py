@@ -217,14 +217,17 @@ def test_operations_opt_out_and_other_methods_opt_in(
     with make_app(store()).test_client() as client:
         out = [client.post("/opted-out", json={}, headers=key("k")).json()["id"] for _ in "ab"]
         put = [client.put("/things/3", json={}, headers=key("k-put")).json() for _ in "ab"]
+        patch = [client.patch("/things/3", json={}, headers=key("k-patch")) for _ in "ab"]
         deleted = [client.delete("/things/3", headers=key("k-del")).status_code for _ in "ab"]
         listed = [client.get("/orders", headers=key("k-get")).status_code for _ in "ab"]
     assert out == [1, 2]
     assert put == [{"thing": 3, "version": 1}] * 2  # PUT opted in: replayed
+    assert patch[1].headers["idempotent-replayed"] == "true"  # PATCH: covered by default
     assert deleted == [200, 200] and listed == [200, 200]
     assert views.executions == {
         "create_order": 2,
         "put_thing": 1,
+        "patch_thing": 1,
         "delete_thing": 2,  # DELETE is not in the methods setting
         "list_orders": 2,
     }
