@@ -687,6 +687,7 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
     assert wheels == [
         "chassis_auth",
         "chassis_core",
+        "chassis_idempotency",
         "chassis_metrics",
         "chassis_optimizer",
         "chassis_pagination",
