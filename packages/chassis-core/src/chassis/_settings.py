@@ -47,6 +47,7 @@ FIRST_PARTY_PLUGINS = {
     "optimizer": "chassis-optimizer",
     "pagination": "chassis-pagination",
     "auth": "chassis-auth",
+    "sqlalchemy": "chassis-sqlalchemy",
 }
 
 
@@ -91,7 +92,8 @@ class HealthSettings(BaseModel):
     timeout: PositiveFloat = Field(2.0, description="Seconds each readiness check may take.")
     database_url: SecretStr | None = Field(
         None,
-        description="SQLAlchemy URL checked by /readyz (connectivity and alembic revision).",
+        description="Deprecated: CHASSIS_SQLALCHEMY__URL (chassis-sqlalchemy). SQLAlchemy URL "
+        "checked by /readyz (connectivity and alembic revision).",
     )
 
 
