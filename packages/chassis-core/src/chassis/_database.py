@@ -30,10 +30,10 @@ def check_database_url(url: str) -> None:
         ) from None
     try:
         dialect: Any = make_url(url).get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: first
+        problem = f"unknown database dialect or driver {url.partition(':')[0]!r}"
     except ArgumentError:
         problem = "not a SQLAlchemy URL (dialect+driver://user:password@host:port/database)"
-    except NoSuchModuleError:
-        problem = f"unknown database dialect or driver {url.partition(':')[0]!r}"
     else:
         try:
             dialect.import_dbapi()
