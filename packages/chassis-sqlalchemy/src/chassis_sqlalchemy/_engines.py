@@ -83,8 +83,10 @@ class Database:
         sync_possible = not sync_dialect.is_async
         mode = settings.engines
         if mode == "auto":
-            wants_async = async_possible if async_app else sync_dialect.is_async
-            wants_sync = sync_possible and not (async_app and wants_async)
+            # A sync engine opens nothing until used: sync handlers (threads) always get one
+            # when the driver allows; the async one starts for AsyncApp when it can.
+            wants_async = (async_app and async_possible) or sync_dialect.is_async
+            wants_sync = sync_possible
         else:
             wants_sync = mode in ("sync", "both")
             wants_async = mode in ("async", "both")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import threading
 import zlib
 from pathlib import Path
@@ -38,7 +39,8 @@ def alembic_config(database: Database, **attributes: Any) -> Config:
             f"database {database.name!r} has no migrations directory: set "
             f"{variable(database.name, 'migrations')}"
         )
-    config = Config()
+    # alembic's default stdout is the one of when it was imported: pass today's.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", location)
     # configparser interpolation: a literal % in a password is %%.
     config.set_main_option("sqlalchemy.url", database.migration_url.replace("%", "%%"))

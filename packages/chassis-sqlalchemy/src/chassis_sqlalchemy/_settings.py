@@ -32,8 +32,8 @@ class DatabaseSettings(BaseModel):
     )
     engines: Literal["auto", "sync", "async", "both"] = Field(
         "auto",
-        description="Which engines start: auto = sync for chassis.App, async for "
-        "chassis.AsyncApp (or the one the URL's driver allows).",
+        description="Which engines start: auto = a sync one when the driver is a plain one, "
+        "and an async one for chassis.AsyncApp (or an asyncio driver) when it can.",
     )
     pool_size: int = Field(5, ge=1, description="Connections kept open per process.")
     max_overflow: int = Field(10, ge=0, description="Connections opened beyond pool_size.")
