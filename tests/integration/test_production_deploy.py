@@ -291,9 +291,7 @@ def test_the_init_container_validates_settings_and_seeds_the_database_once(
 
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT count(*) FROM premises").fetchone() == (500,)
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (
-            "0001",
-        )
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     # A setting with a typo stops the pod in its init container, naming the variable.
     env["CHASSIS_OPTIMIZER__CACHE_TTLL"] = "60"
     failed = subprocess.run(

@@ -25,7 +25,7 @@ def list_notes() -> list[str]:
     return [row[0] for row in rows]
 
 
-def add_note(text: str, fail: str | None = None) -> Any:  # noqa: A002
+def add_note(text: str, fail: str | None = None) -> Any:
     from sqlalchemy import text as sql
 
     chassis_sqlalchemy.session().execute(sql("INSERT INTO notes (body) VALUES (:b)"), {"b": text})
@@ -38,7 +38,7 @@ async def list_notes_async() -> list[str]:
     return [row[0] for row in rows]
 
 
-async def add_note_async(text: str, fail: str | None = None) -> Any:  # noqa: A002
+async def add_note_async(text: str, fail: str | None = None) -> Any:
     from sqlalchemy import text as sql
 
     session = chassis_sqlalchemy.async_session()
@@ -64,3 +64,7 @@ def add_twice_deferred() -> Any:
     session = chassis_sqlalchemy.session()
     session.execute(text("INSERT INTO deferred (value) VALUES (1), (1)"))
     return {"added": 2}, 201
+
+
+def broken() -> Any:
+    raise RuntimeError("always")

@@ -33,9 +33,7 @@ def test_a_database_that_is_down_is_a_503_naming_it(notes_app: Any) -> None:
 
 def test_a_named_database_that_is_down_is_named(notes_app: Any, sqlite_urls: Any) -> None:
     url = DOWN.format(port=free_port())
-    app = notes_app(
-        {**sqlite_urls, "databases": {"reporting": {"url": url, "connect_timeout": 1}}}
-    )
+    app = notes_app({**sqlite_urls, "databases": {"reporting": {"url": url, "connect_timeout": 1}}})
     with app.test_client() as client:
         response = client.get("/reporting")
         ready = client.get("/readyz").json()
@@ -92,9 +90,7 @@ def test_an_exhausted_pool_is_a_quick_503(notes_app: Any, sqlite_urls: Any) -> N
 
 @pytest.mark.parametrize("path", ["/notes", "/async-notes"])
 def test_down_is_a_503_for_async_engines_too(notes_app: Any, path: str) -> None:
-    app = notes_app(
-        {"url": DOWN.format(port=free_port()), "connect_timeout": 1, "engines": "both"}
-    )
+    app = notes_app({"url": DOWN.format(port=free_port()), "connect_timeout": 1, "engines": "both"})
     with app.test_client() as client:
         response = client.get(path)
     assert response.status_code == 503

@@ -139,9 +139,9 @@ def test_the_old_setting_without_sqlalchemy_stops_start_up() -> None:
             "CHASSIS_HEALTH__DATABASE_URL": "postgresql://u:p@db/app",
         },
     )
-    assert "CHASSIS_HEALTH__DATABASE_URL (health.database_url): needs SQLAlchemy" in result.stdout, (
-        result.stdout + result.stderr
-    )
+    assert (
+        "CHASSIS_HEALTH__DATABASE_URL (health.database_url): needs SQLAlchemy" in result.stdout
+    ), result.stdout + result.stderr
     assert "pip install chassis-sqlalchemy" in result.stdout
 
 

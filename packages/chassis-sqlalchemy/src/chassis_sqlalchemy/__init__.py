@@ -135,9 +135,7 @@ def configure_app(app: Any, settings: Any, plugin: chassis.PluginContext) -> Non
         ).items()
     }
     if not databases:
-        logger.warning(
-            "sqlalchemy plugin: no database configured (set CHASSIS_SQLALCHEMY__URL)"
-        )
+        logger.warning("sqlalchemy plugin: no database configured (set CHASSIS_SQLALCHEMY__URL)")
     plugin.state = Databases(databases)
     app.add_middleware(SessionMiddleware, slot="routed", order=100, databases=plugin.state)
 

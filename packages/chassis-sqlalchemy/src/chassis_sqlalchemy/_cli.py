@@ -81,7 +81,9 @@ def _run(load_app: Callable[..., Any], action: str) -> Callable[[argparse.Namesp
             from chassis import redact_credentials
 
             message = redact_credentials(f"{type(error).__name__}: {error}")
-            print(f"chassis db {action} ({database.name}: {database.url}): {message}", file=sys.stderr)
+            print(
+                f"chassis db {action} ({database.name}: {database.url}): {message}", file=sys.stderr
+            )
             return 1
         return 0
 

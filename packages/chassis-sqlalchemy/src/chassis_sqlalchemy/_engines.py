@@ -176,9 +176,7 @@ class Database:
         if self._async_sessionmaker is None:
             from sqlalchemy.ext.asyncio import async_sessionmaker
 
-            self._async_sessionmaker = async_sessionmaker(
-                self.async_engine, expire_on_commit=False
-            )
+            self._async_sessionmaker = async_sessionmaker(self.async_engine, expire_on_commit=False)
         return self._async_sessionmaker
 
     @property

@@ -47,7 +47,7 @@ def named(kind: type[DatabaseError], error: BaseException, database: str) -> Bas
     if cls is None:
         cls = type(base.__name__, (kind, base), {"__module__": base.__module__})
         _classes[key] = cls
-    copy: Any = cls.__new__(cls)
+    copy: Any = BaseException.__new__(cls)
     copy.__dict__.update(error.__dict__)
     copy.args = error.args
     copy.database = database

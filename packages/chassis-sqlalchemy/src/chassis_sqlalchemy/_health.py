@@ -34,7 +34,10 @@ async def _check(database: Database) -> dict[str, Any]:
         elif database.wants_sync:
             state = await asyncio.to_thread(_sync_state, database)
         else:
-            state = {"status": "down", "error": "not started (the async engine starts with the server)"}
+            state = {
+                "status": "down",
+                "error": "not started (the async engine starts with the server)",
+            }
     except Exception as error:
         text = str(getattr(error, "orig", None) or error).strip().splitlines()
         reason = f"{type(error).__name__}: {text[0] if text else ''}"[:300]

@@ -74,8 +74,8 @@ class RequestSessions:
                 await _quietly(session.close())
         if sessions:
             # Sync sessions do blocking I/O: off the event loop.
-            error = await asyncio.to_thread(_finish_sync, list(sessions.values()), commit)
-            failure = failure or error
+            failed = await asyncio.to_thread(_finish_sync, list(sessions.values()), commit)
+            failure = failure or failed
         if failure is not None:
             raise failure
 

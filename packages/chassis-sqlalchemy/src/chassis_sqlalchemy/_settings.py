@@ -76,7 +76,7 @@ class DatabaseSettings(BaseModel):
 class NamedDatabaseSettings(DatabaseSettings):
     """A database of ``databases``: its URL is required."""
 
-    url: SecretStr = Field(description="SQLAlchemy URL of this database.")  # type: ignore[assignment]
+    url: SecretStr = Field(description="SQLAlchemy URL of this database.")
 
 
 class SqlalchemySettings(chassis.PluginSettings, DatabaseSettings):
