@@ -246,7 +246,7 @@ def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> N
     )
     assert output.returncode == 0, output.stderr[-3000:]
     built = json.loads(output.stdout.strip().splitlines()[-1])
-    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "directmail"]
+    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "sqlalchemy", "directmail"]
     settings = built["settings"]
     assert settings["service_name"] == "directmail"
     assert settings["max_body_bytes"] == int(env["CHASSIS_MAX_BODY_BYTES"])
@@ -694,6 +694,7 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
         "chassis_metrics",
         "chassis_optimizer",
         "chassis_pagination",
+        "chassis_sqlalchemy",
         "chassis_tracing",
         "directmail",
     ]
