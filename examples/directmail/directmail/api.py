@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from chassis_pagination import paginate
@@ -47,9 +48,9 @@ def filtered(
     if rfs is not None:
         query = query.where(Premises.rfs.is_(rfs))
     if rfs_date_before is not None:
-        query = query.where(Premises.rfs_date < _date(rfs_date_before, "rfs_date_before"))
+        query = query.where(Premises.rfs_date < parse_date(rfs_date_before, "rfs_date_before"))
     if rfs_date_after is not None:
-        query = query.where(Premises.rfs_date >= _date(rfs_date_after, "rfs_date_after"))
+        query = query.where(Premises.rfs_date >= parse_date(rfs_date_after, "rfs_date_after"))
     if business is not None:
         query = query.where(Premises.business.is_(business))
     if bduk is not None:
@@ -59,7 +60,7 @@ def filtered(
     return query
 
 
-def _date(value: datetime.date | str, name: str) -> datetime.date:
+def parse_date(value: datetime.date | str, name: str) -> datetime.date:
     if isinstance(value, datetime.date):
         return value
     try:
@@ -91,7 +92,7 @@ def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[
     """``POST /premises``: needs a bearer token with scope ``premises:write`` (chassis-auth)."""
     values = dict(body)
     if values.get("rfs_date") is not None:
-        values["rfs_date"] = _date(values["rfs_date"], "rfs_date")
+        values["rfs_date"] = parse_date(values["rfs_date"], "rfs_date")
     row = Premises(**values)
     session().add(row)
     session().flush()  # the id; committed with the 201 (chassis-sqlalchemy)
@@ -100,10 +101,15 @@ def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[
 
 
 def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
+    return csv_response(session().scalars(filtered(**filters)))
+
+
+def csv_response(rows: Iterable[Premises]) -> tuple[str, int, dict[str, str]]:
+    """The CSV download of ``rows`` (both handler modules)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in session().scalars(filtered(**filters)):
+    for row in rows:
         writer.writerow(row.to_dict())
     return (
         buffer.getvalue(),

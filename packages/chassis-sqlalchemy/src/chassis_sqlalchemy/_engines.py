@@ -14,7 +14,7 @@ import chassis
 
 from ._errors import DatabaseBusy, DatabaseUnavailable, named
 from ._settings import DEFAULT, DatabaseSettings
-from ._urls import check_url, shown
+from ._urls import async_variant, check_url, shown
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -74,7 +74,7 @@ class Database:
         sync_dialect = check_url(self._sync_url)
         async_url = settings.async_url.get_secret_value() if settings.async_url else None
         async_setting = variable(self.name, "async_url") if async_url else self._url_setting
-        candidate = async_url or self._sync_url
+        candidate = async_url or async_variant(self._sync_url)
         try:
             check_url(candidate, asynchronous=True)
             async_possible, async_problem = True, ""

@@ -54,6 +54,18 @@ def check_url(url: str, *, asynchronous: bool | None = None) -> Any:
     return dialect
 
 
+def async_variant(url: str) -> str:
+    """The URL an async engine uses when no ``async_url`` is set: the same database through
+    the asyncio driver of its dialect (``sqlite`` -> ``sqlite+aiosqlite``; psycopg serves both
+    modes under one name)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return url
+
+
 def shown(url: str) -> str:
     """``url`` without its credentials, for logs and health details."""
     return chassis.redact_credentials(url)
