@@ -61,8 +61,10 @@ def settings_model() -> type[BaseModel] | None:
 def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
     """Set the application up: add ASGI middleware, routes, extensions.
 
-    :param app: the :class:`chassis.App` being built (a ``connexion.FlaskApp``; its Flask
-        application is ``app.app``).
+    :param app: the app being built: a :class:`chassis.App` (a ``connexion.FlaskApp``; its
+        Flask application is ``app.flask_app``) or a :class:`chassis.AsyncApp` (a
+        ``connexion.AsyncApp``; ``app.flask_app`` is ``None``). A plugin that cannot work on
+        one of them raises a :class:`chassis.PluginError` saying so, at start-up.
     :param settings: the validated settings of the whole app.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
@@ -73,8 +75,8 @@ def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
     Middleware must be added here: Connexion refuses it once the app has started. Place ASGI
     middleware in a slot of the request path (``app.add_middleware(cls, slot="observe",
     order=10)``; the slots are listed in docs/plugins.md): its place never depends on which
-    plugin loaded first. Prefer ASGI middleware over Flask hooks: Flask never sees the
-    400/401/404/405 that Connexion's middleware answers.
+    plugin loaded first. Prefer ASGI middleware over Flask hooks: it works under both app
+    classes, and Flask never sees the 400/401/404/405 that Connexion's middleware answers.
 
     Example::
 
@@ -89,7 +91,7 @@ def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
 def register_error_handlers(app: App, plugin: PluginContext) -> None:
     """Register error handlers through the Connexion app.
 
-    :param app: the :class:`chassis.App`; register with
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`; register with
         ``app.add_error_handler(status_or_exception_class, handler)``, where ``handler`` takes
         ``(request: ConnexionRequest, exc)`` and returns a ``ConnexionResponse`` (see
         :func:`chassis.problem_response`). Handlers registered this way also cover errors
@@ -139,7 +141,7 @@ def wrap_response(result: OperationResult) -> None:
 def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | None:
     """Report the state of what the service depends on, for the readiness probe.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
@@ -165,7 +167,7 @@ def startup(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Start what the plugin needs while the server runs: pools, background tasks, a first
     fetch of remote keys.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
@@ -191,7 +193,7 @@ def startup(app: App, plugin: PluginContext) -> Awaitable[None] | None:
 def shutdown(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Release what ``startup`` acquired: close pools, flush buffers, cancel tasks.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
@@ -232,7 +234,7 @@ def outgoing_headers(headers: dict[str, str]) -> None:
 def metrics_registry(app: App) -> Any:
     """Provide the metrics registry other plugins register their metrics on.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :return: a ``prometheus_client.CollectorRegistry`` whose metrics the app exposes, or
         ``None``. The first implementation that returns one wins.
 
