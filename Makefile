@@ -56,7 +56,7 @@ pytest: install
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## Issue 14's async-app benchmark (bench/bench_async.py) against FastAPI and its add-ons: first
+## The async-app benchmark (bench/bench_async.py) against FastAPI and its add-ons: first
 ## installs the benchmark-only dependency group "bench", which `make install` and `make test`
 ## never install (the next full sync, after a pyproject change, removes it again).
 ## Short run: make bench-async BENCH_ARGS="--duration 2 --rounds 1"
