@@ -71,7 +71,10 @@ class HealthMiddleware:
             if group not in self.groups.known():
                 known = ", ".join(self.groups.known())
                 await send_problem(
-                    send, 404, "Not Found", f"No health group {group!r} (groups: {known}).",
+                    send,
+                    404,
+                    "Not Found",
+                    f"No health group {group!r} (groups: {known}).",
                     head=head,
                 )
                 return

@@ -57,7 +57,11 @@ def add_management_layers(app: BaseApp) -> None:
         groups_path=health.groups_path,
     )
     if settings.info.enabled or settings.loggers.enabled:
-        app._add_layer(ManagementMiddleware, slot="probes", order=10, chassis_app=app)
+        # The build-info file is read now: a bad one stops start-up, not the first /info.
+        report = InfoReport(app) if settings.info.enabled else None
+        app._add_layer(
+            ManagementMiddleware, slot="probes", order=10, chassis_app=app, report=report
+        )
     if settings.management.port is not None:
         app._add_layer(ManagementPortMiddleware, slot="request", order=100, chassis_app=app)
 
@@ -107,12 +111,12 @@ def kernel_management_paths(app: BaseApp) -> tuple[set[str], tuple[str, ...]]:
 class ManagementMiddleware:
     """Answers ``/info`` and ``/loggers``; passes every other request on."""
 
-    def __init__(self, app: ASGIApp, *, chassis_app: BaseApp) -> None:
+    def __init__(self, app: ASGIApp, *, chassis_app: BaseApp, report: InfoReport | None) -> None:
         self.app = app
         self.chassis_app = chassis_app
         settings = chassis_app.settings
-        self.info_path = settings.info.path if settings.info.enabled else None
-        self.report = InfoReport(chassis_app) if settings.info.enabled else None
+        self.report = report
+        self.info_path = settings.info.path if report is not None else None
         loggers = settings.loggers.path.rstrip("/")
         self.loggers_path = loggers if settings.loggers.enabled else None
         self.loggers_prefix = f"{loggers}/"

@@ -109,6 +109,7 @@ class HealthSettings(BaseModel):
             if not _GROUP_NAME.fullmatch(name):
                 raise ValueError(f"group name {name!r}: use lower case letters, digits, - and _")
         return value
+
     timeout: PositiveFloat = Field(2.0, description="Seconds each readiness check may take.")
     database_url: SecretStr | None = Field(
         None,
