@@ -101,7 +101,7 @@ def test_build_info_comes_from_the_build_file(make_chassis_app, tmp_path, monkey
 
 def test_a_named_build_file_that_is_missing_stops_start_up(make_chassis_app, tmp_path):
     missing = tmp_path / "nope.json"
-    with pytest.raises(chassis.SettingsError, match="CHASSIS_INFO__BUILD_FILE.*nope.json"):
+    with pytest.raises(chassis.SettingsError, match=r"CHASSIS_INFO__BUILD_FILE.*nope.json"):
         make_chassis_app(settings={"info": {"build_file": str(missing)}})
 
 
@@ -163,12 +163,12 @@ def test_changes_switched_on_without_protection_stop_start_up(make_chassis_app):
 
 
 def test_a_short_token_is_refused(make_chassis_app):
-    with pytest.raises(chassis.SettingsError, match="CHASSIS_MANAGEMENT__TOKEN.*16 characters"):
+    with pytest.raises(chassis.SettingsError, match=r"CHASSIS_MANAGEMENT__TOKEN.*16 characters"):
         make_chassis_app(settings={"management": {"write_enabled": True, "token": "secret"}})
 
 
 def test_a_scope_with_nothing_to_check_it_stops_start_up(make_chassis_app):
-    with pytest.raises(chassis.SettingsError, match="CHASSIS_MANAGEMENT__SCOPE.*auth plugin"):
+    with pytest.raises(chassis.SettingsError, match=r"CHASSIS_MANAGEMENT__SCOPE.*auth plugin"):
         make_chassis_app(settings={"management": {"write_enabled": True, "scope": "ops"}})
 
 

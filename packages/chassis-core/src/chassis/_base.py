@@ -28,8 +28,8 @@ from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
-from ._management import add_management_layers
 from ._logging import configure_logging, query_credentials
+from ._management import add_management_layers
 from ._operations import prefer_success_content_types
 from ._origins import Overrides
 from ._plugins import PluginInfo

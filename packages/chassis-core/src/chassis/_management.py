@@ -238,8 +238,8 @@ class ManagementPortMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        server = scope.get("server")
-        on_port = bool(server) and server[1] == self.port
+        server = scope.get("server") or (None, None)
+        on_port = server[1] == self.port
         if self._is_management(app_path(scope)) == on_port:
             await self.app(scope, receive, send)
             return
