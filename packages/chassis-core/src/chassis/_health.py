@@ -69,6 +69,9 @@ class HealthMiddleware:
         else:
             assert group is not None
             if group not in self.groups.known():
+                # Groups that checks name themselves are learned from their reports.
+                await self.groups.run(None)
+            if group not in self.groups.known():
                 known = ", ".join(self.groups.known())
                 await send_problem(
                     send,

@@ -52,7 +52,9 @@ class ManagementSettings(BaseModel):
         description="Serve probes, /info, /loggers and /metrics only on this port (`chassis "
         "run` listens on it too); unset: on the service's own port.",
     )
-    host: str = Field("0.0.0.0", description="Address `chassis run` binds the port to.")
+    host: str | None = Field(
+        None, description="Address `chassis run` binds the port to; unset: its --host."
+    )
     write_enabled: bool = Field(
         False,
         description="Allow management operations that change state (PUT /loggers/{name}); "

@@ -125,6 +125,9 @@ def configure_app(app: chassis.App) -> None:
     assert state is not None  # the plugin is registered, so it is active
     # Inside tracing (order 0), outside every layer that can change the status or body.
     app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state)
+    if state.settings.port is None:
+        # With CHASSIS_MANAGEMENT__PORT set, /metrics is served on that port only.
+        app.management_paths.append(state.settings.path)
 
 
 @chassis.hookimpl
