@@ -212,7 +212,7 @@ class ManagementMiddleware:
             if inspect.isawaitable(result):
                 result = await result
         except Exception as error:
-            status = getattr(error, "status", None)
+            status = getattr(error, "status", None) or getattr(error, "status_code", None)
             logger.info("management token refused: %r", error)
             return 403 if status == 403 else 401
         return 200 if isinstance(result, dict) else 401

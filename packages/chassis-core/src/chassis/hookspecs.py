@@ -194,7 +194,8 @@ def validate_bearer_token(
     :param scopes: scopes the token must grant (``CHASSIS_MANAGEMENT__SCOPE``).
     :return: the token's info (its claims) when it is valid and grants every scope, or
         ``None`` when this plugin does not check bearer tokens; raise to refuse it (an
-        exception with ``status`` 403 for a missing scope, anything else is a 401). An
+        exception with ``status`` or ``status_code`` 403 for a missing scope, anything else
+        is a 401). An
         ``async def`` implementation is awaited. The first result that is not ``None`` wins.
 
     Called on each management operation that changes state (``PUT /loggers/{name}``) when
