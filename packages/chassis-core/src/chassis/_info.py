@@ -55,7 +55,8 @@ def read_build_info(settings: InfoSettings) -> dict[str, Any]:
                 f"Invalid settings:\n  CHASSIS_INFO__BUILD_FILE (info.build_file): {str(path)!r}"
                 " must hold a JSON object"
             )
-        found.update(redact_values(data))
+        # null: not known when it was built (a source tree without .git).
+        found.update(redact_values({k: v for k, v in data.items() if v is not None}))
     if settings.git_commit:
         found["commit"] = settings.git_commit
     if settings.build_time:
