@@ -57,7 +57,10 @@ def test_info_names_the_service_chassis_python_and_plugins(make_chassis_app, app
     assert body["service"] == {"name": "orders", "version": "2.1.0"}
     assert body["build"] == {"commit": "abc1234", "time": "2026-12-01T10:00:00Z"}
     assert body["chassis"] == {"version": chassis.__version__, "app_class": app_class.__name__}
-    assert body["python"]["version"] == platform.python_version()
+    assert body["python"] == {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+    }
     assert body["started_at"].endswith("+00:00")
     assert body["uptime_seconds"] >= 0
     plugins = body["plugins"]

@@ -11,7 +11,7 @@ import functools
 import inspect
 import json
 import logging
-import platform
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chassis.info")
 
 DEFAULT_BUILD_FILE = "build-info.json"
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy"}
 
 
 def read_build_info(settings: InfoSettings) -> dict[str, Any]:
@@ -75,9 +76,12 @@ class InfoReport:
         self.started = time.time()
         self.started_monotonic = time.monotonic()
         self.chassis = {"version": __version__, "app_class": type(app).__name__}
+        # From sys, not the platform module (which would cost every service's start-up).
         self.python = {
-            "version": platform.python_version(),
-            "implementation": platform.python_implementation(),
+            "version": sys.version.split()[0],
+            "implementation": _IMPLEMENTATIONS.get(
+                sys.implementation.name, sys.implementation.name
+            ),
         }
 
     async def body(self) -> dict[str, Any]:
