@@ -184,3 +184,20 @@ def test_health_of_a_server_that_is_not_there(capsys):
     port = free_port()
     assert main(["health", "--url", f"http://127.0.0.1:{port}/readyz"]) == 1
     assert "cannot reach" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_run_refuses_one_port_for_both(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "nothing:app", "--port", "8123", "--management-port", "8123"]) == 2
+    assert "must differ from --port" in capsys.readouterr().err
+
+
+def test_stack_shows_the_management_port_split(service, capsys, monkeypatch):
+    monkeypatch.setenv("CHASSIS_MANAGEMENT__PORT", "9464")
+    assert main(["stack", f"{service}:app", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = [(row["name"], row["slot"]) for row in rows]
+    split = names.index(("ManagementPortMiddleware", "request"))
+    assert names.index(("RequestContextMiddleware", "request")) < split
+    assert ("HealthMiddleware", "probes") in names
+    assert ("ManagementMiddleware", "probes") in names

@@ -205,6 +205,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     management = kernel_settings().management
     management_port = args.management_port or management.port
     run: Callable[..., Any] = uvicorn.run
+    if management_port is not None and management_port == args.port:
+        raise SettingsError(
+            f"the management port ({management_port}, --management-port or "
+            "CHASSIS_MANAGEMENT__PORT) must differ from --port"
+        )
     if management_port is not None:
         from ._serve import serve_with_management_port
 

@@ -90,7 +90,9 @@ class HealthGroups:
 
     def _groups(self, check: str, detail: dict[str, Any]) -> list[str]:
         given = detail.get("groups")
-        if isinstance(given, (list, tuple)) and given:
+        if isinstance(given, str) and given:
+            found = [given]
+        elif isinstance(given, (list, tuple)) and given:
             found = [str(group) for group in given]
         else:
             found = [READINESS]
