@@ -143,7 +143,10 @@ def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | 
     :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
         nothing. Details must be JSON-serializable and must not contain secrets.
 
-    Called on every request to the readiness endpoint (``/readyz``). Every implementation is
+    Called on every request to the readiness endpoint (``/readyz``), the startup endpoint
+    (``/startupz``) and ``/health/{group}``, and on ``/healthz`` once the plugin is known to
+    report a ``liveness`` check. A check is in the groups its details name
+    (``"groups": ["readiness", "startup"]``), else in ``readiness``. Every implementation is
     started at once, each on its own: in a worker thread, or on the server's event loop when
     it is ``async def``; each gets the time limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by
     default). An exception or a time-out marks that plugin's checks ``down`` with the
