@@ -44,6 +44,8 @@ wheel() {
     "chassis-optimizer[redis] @ file://$(wheel chassis_optimizer)" \
     "chassis-pagination[sqlalchemy] @ file://$(wheel chassis_pagination)" \
     "chassis-auth @ file://$(wheel chassis_auth)" \
+    "chassis-idempotency[redis] @ file://$(wheel chassis_idempotency)" \
+    "chassis-sqlalchemy @ file://$(wheel chassis_sqlalchemy)" \
     "directmail @ file://$(wheel directmail)" \
     "gunicorn" \
     "uvicorn-worker" \

@@ -13,7 +13,7 @@ from directmail.service import create_app
 def client(make_chassis_app, tmp_path):
     make_chassis_app()  # clears CHASSIS_* from the environment
     app = create_app(
-        settings={"plugins": [], "directmail": {"database_url": f"sqlite:///{tmp_path / 'dm.db'}"}}
+        settings={"plugins": [], "sqlalchemy": {"url": f"sqlite:///{tmp_path / 'dm.db'}"}}
     )
     with app.test_client() as client:
         yield client

@@ -182,7 +182,7 @@ def test_pods_run_as_the_images_non_root_user_on_a_read_only_root() -> None:
     writable = mount["mountPath"].rstrip("/") + "/"
     assert _configmap()["PROMETHEUS_MULTIPROC_DIR"].startswith(writable)
     assert _image_env()["PROMETHEUS_MULTIPROC_DIR"].startswith(writable)
-    assert _image_env()["CHASSIS_DIRECTMAIL__DATABASE_URL"].startswith(f"sqlite:///{writable}")
+    assert _image_env()["CHASSIS_SQLALCHEMY__URL"].startswith(f"sqlite:///{writable}")
 
     resources = container["resources"]
     assert set(resources["requests"]) == {"cpu", "memory"}
@@ -243,7 +243,7 @@ def test_gunicorn_defaults_without_settings() -> None:
 def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> None:
     """Every CHASSIS_* of the image, the ConfigMap and the Secret is a valid setting."""
     env = _build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path)
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{tmp_path / 'dm.db'}"
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{tmp_path / 'dm.db'}"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)  # gunicorn's on_starting makes it
     code = textwrap.dedent(
         """
@@ -268,7 +268,7 @@ def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> N
     )
     assert output.returncode == 0, output.stderr[-3000:]
     built = json.loads(output.stdout.strip().splitlines()[-1])
-    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "directmail"]
+    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "sqlalchemy", "directmail"]
     settings = built["settings"]
     assert settings["service_name"] == "directmail"
     assert settings["max_body_bytes"] == int(env["CHASSIS_MAX_BODY_BYTES"])
@@ -294,11 +294,13 @@ def test_the_init_container_validates_settings_and_seeds_the_database_once(
     env = _build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path)
     env.update({item["name"]: item["value"] for item in init["env"]})
     database = tmp_path / "directmail.db"
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{database}"
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{database}"
     command = init["command"]
-    assert command[0] == "python"
+    # `chassis db upgrade`: the app is built (every setting validated), then migrated.
+    assert command[:3] == ["chassis", "db", "upgrade"]
+    chassis_command = [str(Path(sys.executable).parent / "chassis"), *command[1:]]
     done = subprocess.run(
-        [sys.executable, *command[1:]],
+        chassis_command,
         cwd=tmp_path,
         env=clean_env(env),
         capture_output=True,
@@ -311,10 +313,11 @@ def test_the_init_container_validates_settings_and_seeds_the_database_once(
 
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT count(*) FROM premises").fetchone() == (500,)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     # A setting with a typo stops the pod in its init container, naming the variable.
     env["CHASSIS_OPTIMIZER__CACHE_TTLL"] = "60"
     failed = subprocess.run(
-        [sys.executable, *command[1:]],
+        chassis_command,
         cwd=tmp_path,
         env=clean_env(env),
         capture_output=True,
@@ -387,8 +390,8 @@ class Gunicorn:
         self.management = f"http://127.0.0.1:{self.management_port}"
         self.log = tmp_path / f"gunicorn-{self.port}.log"
         database = tmp_path / "directmail.db"
-        if "CHASSIS_DIRECTMAIL__DATABASE_URL" not in env:
-            env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{database}"
+        if "CHASSIS_SQLALCHEMY__URL" not in env:
+            env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{database}"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -429,16 +432,17 @@ class Gunicorn:
 
 def _local_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The ConfigMap's settings, pointed at this machine's dependencies."""
-    from directmail.db import connect
+    from chassis_sqlalchemy.testing import migrate
+    from directmail.service import MIGRATIONS
 
     database = f"sqlite:///{tmp_path / 'directmail.db'}"
-    connect(database, 500).dispose()  # seeded once, before the workers start
+    migrate(database, MIGRATIONS)  # once, before the workers start, as the init container
     prom = tmp_path / "prom"
     prom.mkdir(exist_ok=True)
     (prom / "counter_99999.db").write_bytes(b"left by a previous run")
     return {
         **_build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path),
-        "CHASSIS_DIRECTMAIL__DATABASE_URL": database,
+        "CHASSIS_SQLALCHEMY__URL": database,
         "CHASSIS_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(prom),
         "CHASSIS_SHUTDOWN__DRAIN_SECONDS": "1",
@@ -723,9 +727,11 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
     assert wheels == [
         "chassis_auth",
         "chassis_core",
+        "chassis_idempotency",
         "chassis_metrics",
         "chassis_optimizer",
         "chassis_pagination",
+        "chassis_sqlalchemy",
         "chassis_tracing",
         "directmail",
     ]

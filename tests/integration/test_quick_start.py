@@ -197,7 +197,7 @@ def test_make_run_stops_when_make_is_stopped(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     # The example's own database, in the test's folder rather than the work tree.
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{tmp_path / 'directmail.db'}"
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{tmp_path / 'directmail.db'}"
     env["CHASSIS_LOG_LEVEL"] = "WARNING"
     log = tmp_path / "make.log"
     with log.open("wb") as out:

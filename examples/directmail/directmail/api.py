@@ -8,13 +8,11 @@ import io
 from typing import Any
 
 from chassis_pagination import paginate
+from chassis_sqlalchemy import session
 from connexion import ProblemException
-from flask import current_app
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
-from .db import Premises
-from .plugin import ENGINE_KEY
+from .models import Premises
 
 CSV_COLUMNS = [
     "id",
@@ -27,10 +25,6 @@ CSV_COLUMNS = [
     "bduk",
     "segment",
 ]
-
-
-def _session() -> Session:
-    return Session(current_app.config[ENGINE_KEY])
 
 
 def _split(value: str | None) -> list[str]:
@@ -80,19 +74,17 @@ def list_premises(
     offset: int | None = None, limit: int | None = None, **filters: Any
 ) -> list[dict[str, object]]:
     """One page of premises; the ``Link`` header (chassis-pagination) points to the others."""
-    with _session() as session:
-        page = paginate(filtered(**filters), session, offset=offset, limit=limit)
-        return [row.to_dict() for row in page]
+    page = paginate(filtered(**filters), session(), offset=offset, limit=limit)
+    return [row.to_dict() for row in page]
 
 
 def get_premises(premises_id: int) -> dict[str, object]:
-    with _session() as session:
-        row = session.get(Premises, premises_id)
-        if row is None:
-            raise ProblemException(
-                status=404, title="Not Found", detail=f"no premises with id {premises_id}"
-            )
-        return row.to_dict()
+    row = session().get(Premises, premises_id)
+    if row is None:
+        raise ProblemException(
+            status=404, title="Not Found", detail=f"no premises with id {premises_id}"
+        )
+    return row.to_dict()
 
 
 def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[str, str]]:
@@ -100,11 +92,10 @@ def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[
     values = dict(body)
     if values.get("rfs_date") is not None:
         values["rfs_date"] = _date(values["rfs_date"], "rfs_date")
-    with _session() as session, session.begin():
-        row = Premises(**values)
-        session.add(row)
-        session.flush()
-        created = row.to_dict()
+    row = Premises(**values)
+    session().add(row)
+    session().flush()  # the id; committed with the 201 (chassis-sqlalchemy)
+    created = row.to_dict()
     return created, 201, {"Location": f"/premises/{created['id']}"}
 
 
@@ -112,9 +103,8 @@ def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    with _session() as session:
-        for row in session.scalars(filtered(**filters)):
-            writer.writerow(row.to_dict())
+    for row in session().scalars(filtered(**filters)):
+        writer.writerow(row.to_dict())
     return (
         buffer.getvalue(),
         200,

@@ -7,19 +7,29 @@ from pathlib import Path
 from typing import Any
 
 import chassis
+import chassis_sqlalchemy
 from chassis_pagination import with_components
 
 from . import plugin
 
 SPEC = Path(__file__).parent / "openapi.yaml"
+MIGRATIONS = "directmail:migrations"
 
 
 def create_app(settings: Mapping[str, Any] | None = None, plugins: Any = ()) -> chassis.App:
-    """The service; installed plugins load as settings say (``CHASSIS_PLUGINS`` and sections)."""
+    """The service; installed plugins load as settings say (``CHASSIS_PLUGINS`` and sections).
+    Its database is chassis-sqlalchemy's: ``CHASSIS_SQLALCHEMY__URL``."""
+    given = dict(settings or {})
+    # The migrations are the service's own code, not a deployment's choice.
+    given["sqlalchemy"] = {"migrations": MIGRATIONS, **given.get("sqlalchemy", {})}
     app = chassis.App(
         __name__,
-        settings={"service_name": "directmail", **(settings or {})},
-        plugins={"directmail": plugin, **dict(_named(plugins))},
+        settings={"service_name": "directmail", **given},
+        plugins={
+            "sqlalchemy": chassis_sqlalchemy,
+            "directmail": plugin,
+            **dict(_named(plugins)),
+        },
     )
     # with_components: the spec's offset and limit parameters are chassis-pagination's.
     # strict_validation: unknown query parameters are a 400, not silently ignored (nor logged

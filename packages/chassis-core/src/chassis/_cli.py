@@ -327,8 +327,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+KERNEL_COMMANDS = ("plugins", "settings", "stack", "run", "new-plugin")
+
+
+def add_plugin_commands(parser: argparse.ArgumentParser) -> None:
+    """The commands installed plugins add (``add_cli_commands``); a plugin that fails to
+    import adds none (``chassis plugins`` says why)."""
+    from . import _plugins
+
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    try:
+        installed = _plugins.discover()
+    except PluginError:
+        return
+    manager = _plugins.new_manager()
+    for name, entry_point in sorted(installed.items()):
+        info = PluginInfo(name, entry_point.dist.name if entry_point.dist else None)
+        try:
+            _plugins.register(manager, info, _plugins.load(entry_point))
+        except PluginError:
+            continue
+    manager.hook.add_cli_commands(commands=commands, load_app=_load_app)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    first = next((arg for arg in given if not arg.startswith("-")), None)
+    if first not in KERNEL_COMMANDS:
+        add_plugin_commands(parser)
+    args = parser.parse_args(given)
     try:
         code: int = args.func(args)
     except (SettingsError, PluginError) as error:

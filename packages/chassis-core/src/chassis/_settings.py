@@ -52,6 +52,8 @@ FIRST_PARTY_PLUGINS = {
     "optimizer": "chassis-optimizer",
     "pagination": "chassis-pagination",
     "auth": "chassis-auth",
+    "idempotency": "chassis-idempotency",
+    "sqlalchemy": "chassis-sqlalchemy",
 }
 
 
@@ -113,7 +115,8 @@ class HealthSettings(BaseModel):
     timeout: PositiveFloat = Field(2.0, description="Seconds each readiness check may take.")
     database_url: SecretStr | None = Field(
         None,
-        description="SQLAlchemy URL checked by /readyz (connectivity and alembic revision).",
+        description="Deprecated: CHASSIS_SQLALCHEMY__URL (chassis-sqlalchemy). SQLAlchemy URL "
+        "checked by /readyz (connectivity and alembic revision).",
     )
 
 

@@ -15,12 +15,14 @@ and per-app state.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._markers import hookspec
 
 if TYPE_CHECKING:
+    import argparse
+
     from pydantic import BaseModel
 
     from ._app import App
@@ -301,4 +303,38 @@ def metrics_registry(app: App) -> Any:
         @chassis.hookimpl
         def metrics_registry(app):
             return app.plugin_context("metrics").state.registry
+    """
+
+
+@hookspec
+def add_cli_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    load_app: Callable[..., Any],
+) -> None:
+    """Add subcommands to the ``chassis`` command line.
+
+    :param commands: the ``chassis`` parser's subparsers: ``commands.add_parser(name, help=...)``
+        returns an ``argparse.ArgumentParser``; give it ``set_defaults(func=run)``, where
+        ``run(args: argparse.Namespace) -> int`` returns the exit code. A
+        :class:`chassis.SettingsError` or :class:`chassis.PluginError` it raises is printed
+        as one line (exit code 2).
+    :param load_app: ``load_app("module:attribute", factory=False)`` imports and returns the
+        service's :class:`chassis.App` (built by calling it with ``factory=True``), as
+        ``chassis stack APP`` does; a command that works on a service takes ``APP`` and
+        ``--factory`` arguments and calls it.
+    :return: nothing.
+
+    Called when ``chassis`` is run with a command that is not the kernel's own (``plugins``,
+    ``settings``, ``stack``, ``run`` and ``new-plugin`` never import a plugin), and for
+    ``chassis --help``, on every installed plugin that imports (whatever settings enable:
+    the app that a command loads decides what it uses). Command names must not clash with
+    the kernel's or another plugin's.
+
+    Example::
+
+        @chassis.hookimpl
+        def add_cli_commands(commands, load_app):
+            purge = commands.add_parser("purge-cache", help="empty the response cache")
+            purge.add_argument("app")
+            purge.set_defaults(func=lambda args: purge_all(load_app(args.app)) or 0)
     """
