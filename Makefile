@@ -30,10 +30,12 @@ run: install
 
 ## A wheel and an sdist of every package under packages/, in $(DIST)/:
 ## pip install --find-links dist chassis-core chassis-metrics 'chassis-tracing[sdk]'
+## and $(DIST)/build-info.json (commit, time) for GET /info: CHASSIS_INFO__BUILD_FILE.
 dist: $(UV)
 	@for package in $(DIST_PACKAGES); do \
 		$(UV) build --no-sources --out-dir $(DIST) $$package || exit 1; \
 	done
+	sh deploy/build-info.sh $(DIST)/build-info.json
 
 ## Lint, type-check and run every test.
 test: lint typecheck pytest

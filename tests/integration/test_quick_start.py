@@ -106,10 +106,18 @@ def test_make_dist_builds_distributions_that_install_as_the_readme_says(tmp_path
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     built = sorted(path.name for path in dist.iterdir() if not path.name.startswith("."))
     assert built == sorted(
-        f"{name.replace('-', '_')}-0.1.0{suffix}"
-        for name in names
-        for suffix in ("-py3-none-any.whl", ".tar.gz")
+        [
+            *(
+                f"{name.replace('-', '_')}-0.1.0{suffix}"
+                for name in names
+                for suffix in ("-py3-none-any.whl", ".tar.gz")
+            ),
+            "build-info.json",  # what GET /info shows as the build (CHASSIS_INFO__BUILD_FILE)
+        ]
     )
+    build_info = json.loads((dist / "build-info.json").read_text())
+    assert set(build_info) == {"commit", "time"}
+    assert build_info["time"].endswith("Z")
 
     venv_bin = fresh_venv(tmp_path / "venv", sees="dependencies")
     env = user_env(venv_bin)

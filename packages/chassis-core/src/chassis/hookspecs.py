@@ -147,7 +147,10 @@ def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | 
     :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
         nothing. Details must be JSON-serializable and must not contain secrets.
 
-    Called on every request to the readiness endpoint (``/readyz``). Every implementation is
+    Called on every request to the readiness endpoint (``/readyz``), the startup endpoint
+    (``/startupz``) and ``/health/{group}``, and on ``/healthz`` once the plugin is known to
+    report a ``liveness`` check. A check is in the groups its details name
+    (``"groups": ["readiness", "startup"]``), else in ``readiness``. Every implementation is
     started at once, each on its own: in a worker thread, or on the server's event loop when
     it is ``async def``; each gets the time limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by
     default). An exception or a time-out marks that plugin's checks ``down`` with the
@@ -159,6 +162,61 @@ def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | 
         @chassis.hookimpl
         def health_info(plugin):
             return {"redis": {"status": "up" if plugin.state.ping() else "down"}}
+    """
+
+
+@hookspec
+def info(app: App, plugin: PluginContext) -> dict[str, Any] | Awaitable[dict[str, Any]] | None:
+    """Add the plugin's section to the service's ``/info`` endpoint (and ``chassis info``).
+
+    :param app: the :class:`chassis.App` (or ``AsyncApp``).
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
+    :return: a JSON-serializable dict, shown as ``plugins.<name>.info`` beside the plugin's
+        distribution and version; or ``None`` to add nothing. An ``async def``
+        implementation is awaited. It must not contain secrets (``user:password@`` in URLs
+        is redacted, other values are shown as given).
+
+    Called on every request to ``/info`` (``CHASSIS_INFO__PATH``), in registration order,
+    in a worker thread (``async def`` ones on the server's event loop), each limited to
+    ``CHASSIS_HEALTH__TIMEOUT`` seconds. An exception or a time-out shows
+    ``{"error": ...}`` in that plugin's section; the endpoint still answers 200.
+
+    Example::
+
+        @chassis.hookimpl
+        def info(plugin):
+            return {"cache_url": plugin.settings.url, "entries": len(plugin.state)}
+    """
+
+
+@hookspec(firstresult=True)
+def validate_bearer_token(
+    app: App, token: str, scopes: list[str]
+) -> dict[str, Any] | Awaitable[dict[str, Any]] | None:
+    """Check a bearer token for the kernel's own protected endpoints.
+
+    :param app: the :class:`chassis.App` (or ``AsyncApp``).
+    :param token: the credentials of the request's ``Authorization: Bearer`` header.
+    :param scopes: scopes the token must grant (``CHASSIS_MANAGEMENT__SCOPE``).
+    :return: the token's info (its claims) when it is valid and grants every scope, or
+        ``None`` when this plugin does not check bearer tokens; raise to refuse it (an
+        exception with ``status`` or ``status_code`` 403 for a missing scope, anything else
+        is a 401). An
+        ``async def`` implementation is awaited. The first result that is not ``None`` wins.
+
+    Called on each management operation that changes state (``PUT /loggers/{name}``) when
+    ``CHASSIS_MANAGEMENT__SCOPE`` is set, on the server's event loop; the auth plugin
+    implements it. With the scope set and no implementation, start-up stops.
+
+    Example::
+
+        @chassis.hookimpl
+        async def validate_bearer_token(app, token, scopes):
+            claims = await verifier.verify(token)
+            if not set(scopes) <= set(claims.get("scope", "").split()):
+                raise PermissionError("insufficient scope")  # a 401, or give it status 403
+            return claims
     """
 
 
