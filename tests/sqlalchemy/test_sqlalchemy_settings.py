@@ -61,7 +61,9 @@ def test_an_async_engine_needs_an_asyncio_driver(make_chassis_app: Any, tmp_path
     # Checked once the app class is known: a PluginError naming the plugin and the setting.
     with pytest.raises(chassis.PluginError) as caught:
         make_chassis_app(
-            settings={"sqlalchemy": {"url": f"sqlite:///{tmp_path / 'a.db'}", "engines": "async"}},
+            settings={
+                "sqlalchemy": {"url": f"sqlite+pysqlite:///{tmp_path / 'a.db'}", "engines": "async"}
+            },
             plugins=[chassis_sqlalchemy],
         )
     assert "CHASSIS_SQLALCHEMY__URL" in str(caught.value)

@@ -61,7 +61,7 @@ def async_variant(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+    if parsed.drivername == "sqlite":  # no driver named: an explicit +pysqlite is kept
         return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
     return url
 
