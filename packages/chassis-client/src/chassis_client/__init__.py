@@ -139,8 +139,11 @@ def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
 
 @chassis.hookimpl
 def register_error_handlers(app: chassis.BaseApp) -> None:
-    from ._errors import handle_deadline, handle_unavailable
+    from ._errors import handle_deadline, handle_transport_error, handle_unavailable
 
+    # The most specific class wins: a refused call is a 503, an expired one a 504, another
+    # failed call a 502 (504 for a time-out), each naming the service.
+    app.add_error_handler(httpx.TransportError, handle_transport_error)
     app.add_error_handler(ServiceUnavailable, handle_unavailable)
     app.add_error_handler(DeadlineExceeded, handle_deadline)
 

@@ -65,3 +65,45 @@ def handle_deadline(request: Any, exc: DeadlineExceeded) -> Any:
         f"The downstream service {exc.service!r} did not answer in time.",
         service=exc.service,
     )
+
+
+SERVICE_EXTENSION = "chassis_client.service"
+"""Set on every request a service's client sends: the service's name."""
+
+
+def handle_transport_error(request: Any, exc: httpx.TransportError) -> Any:
+    """A call to a service that failed after its retries: 504 for a time-out, 502 otherwise,
+    naming the service. An httpx error of the application's own clients stays a 500."""
+    import logging
+
+    import chassis
+
+    try:
+        service = exc.request.extensions.get(SERVICE_EXTENSION)
+    except RuntimeError:  # no request attached
+        service = None
+    if service is None:
+        logging.getLogger("chassis.errors").error(
+            "unhandled %s in %s %s",
+            type(exc).__name__,
+            request.scope.get("method"),
+            request.scope.get("path"),
+            exc_info=exc,
+        )
+        return chassis.problem_response(500, "Internal Server Error")
+    if isinstance(exc, httpx.TimeoutException):
+        return chassis.problem_response(
+            504,
+            "Gateway Timeout",
+            f"The downstream service {service!r} did not answer in time.",
+            service=service,
+        )
+    logging.getLogger("chassis_client").warning(
+        "call to service %r failed: %s: %s", service, type(exc).__name__, exc
+    )
+    return chassis.problem_response(
+        502,
+        "Bad Gateway",
+        f"The downstream service {service!r} could not be reached.",
+        service=service,
+    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._deadline import _deadline
-from ._errors import DeadlineExceeded, ServiceUnavailable
+from ._errors import SERVICE_EXTENSION, DeadlineExceeded, ServiceUnavailable
 from ._metrics import ClientMetrics, method_label
 from ._settings import IDEMPOTENT_METHODS, ServiceSettings
 
@@ -71,6 +71,7 @@ class Policy:
             for name, value in outgoing_headers().items():
                 if name not in headers:  # what the caller set wins
                     headers[name] = value
+        request.extensions[SERVICE_EXTENSION] = self.name
         end = time.monotonic() + self.total
         budget = _deadline.get()
         if budget is not None and budget < end:
