@@ -45,15 +45,21 @@ def service_settings(url: str, **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def client_app(make_chassis_app: Callable[..., Any], downstream: Downstream) -> Callable[..., Any]:
     """``client_app(**service_settings)``: an app whose service "down" is ``downstream``;
-    ``plugins=`` adds plugins, ``settings=`` other settings."""
+    ``plugins=`` adds plugins, ``client=`` other client settings, ``settings=`` other
+    sections, ``app_options=`` keywords of the app class."""
 
     def build(
-        *, plugins: tuple[Any, ...] = (), settings: dict[str, Any] | None = None, **service: Any
+        *,
+        plugins: tuple[Any, ...] = (),
+        settings: dict[str, Any] | None = None,
+        client: dict[str, Any] | None = None,
+        app_options: dict[str, Any] | None = None,
+        **service: Any,
     ) -> Any:
-        merged = {
-            "client": {"services": {"down": service_settings(downstream.url, **service)}},
-            **(settings or {}),
-        }
-        return make_chassis_app(spec=SPEC, settings=merged, plugins=[chassis_client, *plugins])
+        section = {"services": {"down": service_settings(downstream.url, **service)}}
+        merged = {"client": {**section, **(client or {})}, **(settings or {})}
+        return make_chassis_app(
+            spec=SPEC, settings=merged, plugins=[chassis_client, *plugins], **(app_options or {})
+        )
 
     return build

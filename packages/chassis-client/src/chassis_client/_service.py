@@ -24,14 +24,10 @@ class Downstream:
         *,
         metrics: ClientMetrics,
         deadline_header: str | None,
-        tracer_provider: Any = None,
-        traced: bool = False,
     ) -> None:
         self.name = name
         self.settings = settings
         self.metrics = metrics
-        self.traced = traced
-        self.tracer_provider = tracer_provider
         breaker = settings.breaker
         self.breaker = (
             CircuitBreaker(
@@ -87,8 +83,9 @@ class Downstream:
             max_keepalive_connections=self.settings.max_keepalive_connections,
         )
 
-    def open(self) -> None:
-        """Make both clients (at start-up, on the server's event loop)."""
+    def open(self, tracer_provider: Any = None, *, traced: bool = False) -> None:
+        """Make both clients (at start-up, on the server's event loop); ``traced``: with a
+        client span per attempt, from ``tracer_provider`` (``None``: the global one)."""
         stub = _stubs.stubs.get(self.name)
         inner: httpx.BaseTransport = (
             stub.sync
@@ -100,15 +97,15 @@ class Downstream:
             if stub
             else httpx.AsyncHTTPTransport(verify=self.settings.verify, limits=self._limits())
         )
-        if self.traced:
+        if traced:
             from opentelemetry.instrumentation.httpx import (
                 AsyncOpenTelemetryTransport,
                 SyncOpenTelemetryTransport,
             )
 
             # Inside the retries: a client span per attempt, each the parent the service sees.
-            inner = SyncOpenTelemetryTransport(inner, tracer_provider=self.tracer_provider)
-            ainner = AsyncOpenTelemetryTransport(ainner, tracer_provider=self.tracer_provider)
+            inner = SyncOpenTelemetryTransport(inner, tracer_provider=tracer_provider)
+            ainner = AsyncOpenTelemetryTransport(ainner, tracer_provider=tracer_provider)
         self.sync = httpx.Client(transport=ServiceTransport(inner, self.policy), **self._options())
         self.asynchronous = httpx.AsyncClient(
             transport=AsyncServiceTransport(ainner, self.policy), **self._options()

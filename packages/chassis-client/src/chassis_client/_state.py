@@ -34,7 +34,6 @@ class Clients:
         self.metrics = ClientMetrics()
         self.metrics.bind(app)
         self.started = False
-        tracer_provider, traced = _tracing(app)
         services = dict(settings.services)
         for name in _stubs.stubs:  # a stubbed service needs no settings of its own in tests
             services.setdefault(
@@ -46,8 +45,6 @@ class Clients:
                 section,
                 metrics=self.metrics,
                 deadline_header=settings.deadline_header,
-                tracer_provider=tracer_provider,
-                traced=traced,
             )
             for name, section in services.items()
         }
@@ -90,8 +87,10 @@ class Clients:
         return client
 
     def start(self) -> None:
+        # At start-up, when every plugin is configured (the tracing plugin's provider too).
+        tracer_provider, traced = _tracing(self.app)
         for service in self.services.values():
-            service.open()
+            service.open(tracer_provider if traced else None, traced=traced)
         self.started = True
 
     async def stop(self) -> None:
