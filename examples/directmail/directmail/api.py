@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .db import Premises
-from .plugin import ENGINE_KEY
+from .plugin import ENGINE_KEY, address_client
 
 CSV_COLUMNS = [
     "id",
@@ -123,3 +123,34 @@ def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
             "Content-Disposition": 'attachment; filename="directmail.csv"',
         },
     )
+
+
+def premises_address(premises_id: int) -> dict[str, object]:
+    """The premises' address and the address-lookup service's match for its postcode.
+
+    The call goes through chassis-client: pooled, with the request id, trace context and time
+    left; retried if the service fails; refused at once (a 503 naming the service) while its
+    circuit breaker is open.
+    """
+    premises = get_premises(premises_id)
+    answer: dict[str, object] = {
+        "premises_id": premises_id,
+        "address": premises["address"],
+        "postcode": premises["postcode"],
+        "lookup": None,
+    }
+    address = address_client()
+    if address is None:
+        return answer
+    response = address.get("/addresses", params={"postcode": premises["postcode"]})
+    if response.status_code == 404:
+        return answer
+    if response.status_code != 200:
+        raise ProblemException(
+            status=502,
+            title="Bad Gateway",
+            detail=f"the address service answered {response.status_code}",
+        )
+    matches = response.json().get("results") or []
+    answer["lookup"] = matches[0] if matches else None
+    return answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import chassis
+import httpx
 
 from .db import connect
 
@@ -33,3 +34,21 @@ def configure_app(app: chassis.App, settings: Any) -> None:
 def health_info(app: chassis.App) -> dict[str, dict[str, Any]]:
     check: chassis.DatabaseCheck = app.extras["directmail.database"]
     return check.health_info()
+
+
+ADDRESS_SERVICE = "address"
+"""The downstream address-lookup service (``[client.services.address]`` in chassis.toml)."""
+
+
+def address_client() -> httpx.Client | None:
+    """The address service's client, or ``None`` when the client plugin is off or the service
+    is not configured (the lookup is then left out)."""
+    app = chassis.current_context.app
+    if app is None or app.plugin_context("client") is None:
+        return None
+    import chassis_client
+
+    clients = chassis_client.clients(app)
+    if ADDRESS_SERVICE not in clients.services:
+        return None
+    return clients.client(ADDRESS_SERVICE)
