@@ -142,7 +142,7 @@ def premises_address(premises_id: int) -> dict[str, object]:
     address = address_client()
     if address is None:
         return answer
-    response = address.get("/addresses", params={"postcode": premises["postcode"]})
+    response = address.get("/addresses", params={"postcode": str(premises["postcode"])})
     if response.status_code == 404:
         return answer
     if response.status_code != 200:
