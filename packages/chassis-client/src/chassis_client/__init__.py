@@ -138,8 +138,11 @@ def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
 
 
 @chassis.hookimpl
-def register_error_handlers(app: chassis.BaseApp) -> None:
+def register_error_handlers(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     from ._errors import handle_deadline, handle_transport_error, handle_unavailable
+
+    if not plugin.state.services:
+        return  # no service to call: the application's own httpx errors stay its own
 
     # The most specific class wins: a refused call is a 503, an expired one a 504, another
     # failed call a 502 (504 for a time-out), each naming the service.
