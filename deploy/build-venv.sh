@@ -44,6 +44,7 @@ wheel() {
     "chassis-optimizer[redis] @ file://$(wheel chassis_optimizer)" \
     "chassis-pagination[sqlalchemy] @ file://$(wheel chassis_pagination)" \
     "chassis-auth @ file://$(wheel chassis_auth)" \
+    "chassis-client @ file://$(wheel chassis_client)" \
     "directmail @ file://$(wheel directmail)" \
     "gunicorn" \
     "uvicorn-worker" \
