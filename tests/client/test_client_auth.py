@@ -81,3 +81,29 @@ def test_an_expiring_token_is_renewed_before_it_expires(client_app, downstream):
         time.sleep(0.6)
         client.get("/sync/items")
     assert downstream.token_fetches == 2
+
+
+def test_a_static_token_can_go_in_an_api_key_header(client_app, downstream):
+    app = client_app(auth={"token": "k-123", "header": "X-Api-Key"})
+    with app.test_client() as client:
+        client.get("/sync/items")
+    seen = downstream.seen[0].headers
+    assert seen["x-api-key"] == "k-123"
+    assert "authorization" not in seen
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unreachable_token_endpoint_is_a_502_naming_the_service(
+    client_app, downstream, kind
+):
+    from client_support import closed_port_url
+
+    app = client_app(
+        auth={"client_id": "directmail", "client_secret": "pw", "token_url": closed_port_url()}
+    )
+    with app.test_client() as client:
+        response = client.get(f"/{kind}/items")
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["service"] == "down"
+    assert downstream.count() == 0

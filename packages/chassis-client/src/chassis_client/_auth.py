@@ -22,7 +22,15 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 
 
 class TokenError(httpx.TransportError):
-    """No access token could be had for a service (the token endpoint failed or refused)."""
+    """No access token could be had for a service (the token endpoint failed or refused).
+    Unhandled in a view, it is a 502 problem+json naming the service.
+
+    :ivar service: the service's name.
+    """
+
+    def __init__(self, service: str, message: str) -> None:
+        self.service = service
+        super().__init__(f"service {service!r}: {message}")
 
 
 class ClientCredentials(httpx.Auth):
@@ -79,9 +87,12 @@ class ClientCredentials(httpx.Auth):
             http = self._sync_http
             if http is None:
                 http = self._sync_http = httpx.Client(verify=self.verify, timeout=10.0)
-            if self._token_url is None:
-                self._token_url = self._discovered(http.get(self._discovery_url()))
-            return self._store(http.post(self._token_url, **self._grant()))
+            try:
+                if self._token_url is None:
+                    self._token_url = self._discovered(http.get(self._discovery_url()))
+                return self._store(http.post(self._token_url, **self._grant()))
+            except httpx.HTTPError as error:
+                raise self._unreachable(error) from error
 
     async def _async_token(self, *, force: bool) -> str:
         stale = self._token
@@ -97,9 +108,17 @@ class ClientCredentials(httpx.Auth):
             http = self._async_http
             if http is None:
                 http = self._async_http = httpx.AsyncClient(verify=self.verify, timeout=10.0)
-            if self._token_url is None:
-                self._token_url = self._discovered(await http.get(self._discovery_url()))
-            return self._store(await http.post(self._token_url, **self._grant()))
+            try:
+                if self._token_url is None:
+                    self._token_url = self._discovered(await http.get(self._discovery_url()))
+                return self._store(await http.post(self._token_url, **self._grant()))
+            except httpx.HTTPError as error:
+                raise self._unreachable(error) from error
+
+    def _unreachable(self, error: httpx.HTTPError) -> TokenError:
+        if isinstance(error, TokenError):
+            return error
+        return TokenError(self.service, f"the token endpoint failed: {type(error).__name__}")
 
     def _discovery_url(self) -> str:
         issuer = str(self.settings.issuer).rstrip("/")
@@ -111,8 +130,9 @@ class ClientCredentials(httpx.Auth):
             endpoint = response.json()["token_endpoint"]
         except Exception as error:
             raise TokenError(
-                f"service {self.service!r}: no token_endpoint in the discovery document "
-                f"of {self.settings.issuer}: {type(error).__name__}"
+                self.service,
+                f"no token_endpoint in the discovery document of {self.settings.issuer}: "
+                f"{type(error).__name__}",
             ) from error
         return str(endpoint)
 
@@ -134,8 +154,9 @@ class ClientCredentials(httpx.Auth):
             lifetime = float(body.get("expires_in") or 300)
         except Exception as error:
             raise TokenError(
-                f"service {self.service!r}: the token endpoint answered "
-                f"{response.status_code} without an access token ({type(error).__name__})"
+                self.service,
+                f"the token endpoint answered {response.status_code} without an access token "
+                f"({type(error).__name__})",
             ) from error
         margin = min(self.settings.refresh_margin, lifetime / 2)
         self._token, self._expires = token, time.monotonic() + lifetime - margin
@@ -162,4 +183,7 @@ def build_auth(service: str, settings: AuthSettings, verify: bool) -> ClientCred
 def static_headers(settings: AuthSettings) -> dict[str, str]:
     if settings.token is None:
         return {}
-    return {"Authorization": f"{settings.scheme} {settings.token.get_secret_value()}"}
+    token = settings.token.get_secret_value()
+    if settings.header.lower() != "authorization":
+        return {settings.header: token}  # an API key header: the token as it is
+    return {"Authorization": f"{settings.scheme} {token}"}

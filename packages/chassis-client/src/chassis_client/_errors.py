@@ -78,10 +78,12 @@ def handle_transport_error(request: Any, exc: httpx.TransportError) -> Any:
 
     import chassis
 
-    try:
-        service = exc.request.extensions.get(SERVICE_EXTENSION)
-    except RuntimeError:  # no request attached
-        service = None
+    service = getattr(exc, "service", None)  # TokenError
+    if service is None:
+        try:
+            service = exc.request.extensions.get(SERVICE_EXTENSION)
+        except RuntimeError:  # no request attached
+            service = None
     if service is None:
         logging.getLogger("chassis.errors").error(
             "unhandled %s in %s %s",

@@ -94,8 +94,17 @@ class AuthSettings(_Section):
     and ``client_secret`` against ``token_url``, or the token endpoint the ``issuer``'s
     OpenID Connect discovery document names)."""
 
-    token: SecretStr | None = Field(None, description="A static token sent as `scheme token`.")
+    token: SecretStr | None = Field(
+        None,
+        description="A static token: `Authorization: <scheme> <token>`, or `<header>: <token>`.",
+    )
     scheme: str = Field("Bearer", min_length=1, pattern=r"^[A-Za-z0-9._~+/-]+$")
+    header: str = Field(
+        "Authorization",
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Header of a static token; another than Authorization (X-Api-Key) gets "
+        "the token alone.",
+    )
     client_id: str | None = None
     client_secret: SecretStr | None = None
     token_url: str | None = None

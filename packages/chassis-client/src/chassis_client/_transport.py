@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from chassis import get_context, outgoing_headers
 
 from ._deadline import _deadline
 from ._errors import SERVICE_EXTENSION, DeadlineExceeded, ServiceUnavailable
@@ -64,8 +65,6 @@ class Policy:
 
     def prepare(self, request: httpx.Request) -> float:
         """Propagation headers; returns the call's deadline (``time.monotonic()``)."""
-        from chassis import get_context, outgoing_headers
-
         if get_context() is not None:
             headers = request.headers
             for name, value in outgoing_headers().items():
