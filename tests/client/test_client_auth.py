@@ -93,9 +93,7 @@ def test_a_static_token_can_go_in_an_api_key_header(client_app, downstream):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_unreachable_token_endpoint_is_a_502_naming_the_service(
-    client_app, downstream, kind
-):
+def test_an_unreachable_token_endpoint_is_a_502_naming_the_service(client_app, downstream, kind):
     from client_support import closed_port_url
 
     app = client_app(

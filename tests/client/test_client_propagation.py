@@ -90,3 +90,31 @@ def test_with_tracing_each_attempt_is_a_client_span_the_service_continues(
     server = next(s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER)
     assert all(span.parent.span_id == server.context.span_id for span in clients)
     provider.shutdown()
+
+
+def test_application_code_can_narrow_the_time_left(client_app, downstream):
+    import chassis_client
+
+    app = client_app(timeout={"total": 10})
+    with app.test_client():
+        down = chassis_client.client("down", app=app)
+        with chassis_client.deadline(0.5):
+            assert 0 < chassis_client.remaining() <= 0.5
+            down.get("/items")
+            with chassis_client.deadline(5):  # an inner block never extends the budget
+                down.get("/items")
+        assert chassis_client.remaining() is None
+        down.get("/items")
+    first, inner, outside = (int(s.headers["request-timeout"]) for s in downstream.seen)
+    assert 0 < first <= 500
+    assert 0 < inner <= 500
+    assert 9000 < outside <= 10000
+
+
+def test_outside_a_request_no_request_id_is_invented(client_app, downstream):
+    import chassis_client
+
+    app = client_app()
+    with app.test_client():
+        chassis_client.client("down", app=app).get("/items")
+    assert "x-request-id" not in downstream.seen[0].headers

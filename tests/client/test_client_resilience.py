@@ -169,3 +169,35 @@ def test_retry_after_is_honoured(client_app, downstream):
         elapsed = time.monotonic() - started
     # Retry-After: 1 asked for a second; backoff_max (0.3 s) caps every wait.
     assert 0.3 <= elapsed < 0.9
+
+
+def test_a_half_open_breaker_lets_only_its_trial_calls_through(client_app, downstream):
+    import threading
+
+    import chassis_client
+
+    downstream.fail(503)
+    app = client_app(
+        retry={"attempts": 1},
+        breaker={"failure_threshold": 1, "reset_timeout": 0.2, "half_open_calls": 2},
+    )
+    outcomes: list[object] = []
+    with app.test_client():
+        down = chassis_client.client("down", app=app)
+        assert down.get("/items").status_code == 503  # opens the breaker
+        time.sleep(0.25)
+        downstream.hang(0.5, times=2)  # the trial calls take a while
+
+        def call() -> None:
+            try:
+                outcomes.append(down.get("/items").status_code)
+            except chassis_client.ServiceUnavailable as refused:
+                outcomes.append(refused.service)
+
+        threads = [threading.Thread(target=call) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+    assert sorted(outcomes, key=str) == [200, 200, "down", "down", "down"]
+    assert downstream.count("/items") == 3
