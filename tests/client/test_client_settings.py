@@ -65,11 +65,15 @@ def test_settings_come_from_environment_variables(make_chassis_app, monkeypatch)
     monkeypatch.setenv("CHASSIS_CLIENT__SERVICES__BILLING__TIMEOUT__READ", "3.5")
     monkeypatch.setenv("CHASSIS_CLIENT__SERVICES__BILLING__HEADERS", '{"X-Api-Version": "2"}')
     monkeypatch.setenv("CHASSIS_CLIENT__SERVICES__BILLING__AUTH__TOKEN", "s3cret")
+    monkeypatch.setenv("CHASSIS_CLIENT__SERVICES__BILLING__RETRY__STATUSES", "503, 504")
+    monkeypatch.setenv("CHASSIS_CLIENT__SERVICES__BILLING__BREAKER__FAILURE_STATUSES", "[500]")
     app = make_chassis_app(spec=SPEC, plugins=[chassis_client])
     billing = app.settings.client.services["billing"]
     assert billing.base_url == "http://billing:8080/v1"
     assert billing.timeout.read == 3.5
     assert billing.headers == {"X-Api-Version": "2"}
+    assert billing.retry.statuses == [503, 504]
+    assert billing.breaker.failure_statuses == [500]
     assert "s3cret" not in repr(app.settings)
 
 

@@ -8,12 +8,24 @@ are case-insensitive (environment variables are): they are kept in lower case.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from chassis import CommaList, PluginSettings
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from chassis import CommaList, PluginSettings, split_list
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+StatusList = Annotated[list[int], NoDecode, BeforeValidator(split_list)]
+"""Statuses as ``502,503`` or a JSON list from the environment."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
@@ -44,7 +56,7 @@ class RetrySettings(_Section):
         0.1, gt=0, description="Seconds: the first back-off is random in [0, this]."
     )
     backoff_max: float = Field(2.0, gt=0, description="Seconds: the longest back-off.")
-    statuses: list[int] = Field(
+    statuses: StatusList = Field(
         default_factory=lambda: [429, 502, 503, 504],
         description="Response statuses worth another attempt.",
     )
@@ -65,10 +77,7 @@ class RetrySettings(_Section):
     @field_validator("statuses")
     @classmethod
     def _statuses(cls, value: list[int]) -> list[int]:
-        for status in value:
-            if not 100 <= status <= 599:
-                raise ValueError(f"{status} is not an HTTP status")
-        return value
+        return _http_statuses(value)
 
 
 class BreakerSettings(_Section):
@@ -83,10 +92,22 @@ class BreakerSettings(_Section):
         30.0, gt=0, description="Seconds it stays open before trial calls."
     )
     half_open_calls: int = Field(1, ge=1, description="Trial calls let through when half-open.")
-    failure_statuses: list[int] = Field(
+    failure_statuses: StatusList = Field(
         default_factory=lambda: [500, 502, 503, 504],
         description="Response statuses that count as failures (transport errors always do).",
     )
+
+    @field_validator("failure_statuses")
+    @classmethod
+    def _statuses(cls, value: list[int]) -> list[int]:
+        return _http_statuses(value)
+
+
+def _http_statuses(value: list[int]) -> list[int]:
+    for status in value:
+        if not 100 <= status <= 599:
+            raise ValueError(f"{status} is not an HTTP status")
+    return value
 
 
 class AuthSettings(_Section):
