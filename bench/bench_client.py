@@ -13,11 +13,15 @@ Variants:
 * ``chassis_client+metrics``: the same with the metrics plugin on (counters, histogram);
 * with ``--in-request``, each call is made inside a request context (request id to
   propagate): the bare client then sends ``chassis.outgoing_headers()`` by hand, as services
-  do today, and chassis_client adds them itself.
+  do today, and chassis_client adds them itself;
+* with ``--in-process``, no server: both clients answer from an ``httpx.MockTransport`` (the
+  plugin's through the testing kit's stub), so the difference is the plugin's own cost per
+  call in microseconds, without the network's noise.
 
 Target (issue 15): chassis_client costs at most 10 % more CPU per call than bare httpx.
 
     .venv/bin/python bench/bench_client.py [--calls 500] [--rounds 7] [--in-request]
+                                           [--in-process]
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ SERVER = textwrap.dedent(
                 access_log=False, lifespan="off")
     """
 )
+
+
+ANSWER_HEADERS = {"content-type": "application/json"}
 
 
 def _free_port() -> int:
@@ -147,20 +154,36 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500, help="calls per round and client")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--in-request", action="store_true", help="calls inside a request")
+    parser.add_argument("--in-process", action="store_true", help="no server: a mock transport")
     args = parser.parse_args()
+    calls = args.calls * (20 if args.in_process else 1)
 
     pinned = hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
     if pinned:
         os.sched_setaffinity(0, {0})
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(downstream(1 if pinned else None))
         import chassis
 
+        options: dict[str, Any] = {}
+        if args.in_process:
+            from chassis_client.testing import stubbed
+
+            url = "http://bench.stub"
+            answer = b'{"id": 1, "name": "premises", "postcode": "SN1 1AA", "ok": true}'
+
+            def handler(request: httpx.Request) -> httpx.Response:
+                return httpx.Response(200, content=answer, headers=ANSWER_HEADERS)
+
+            stack.enter_context(stubbed("bench", handler=handler))
+            options["transport"] = httpx.MockTransport(handler)
+        else:
+            url = stack.enter_context(downstream(1 if pinned else None))
+            options["limits"] = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         bare = stack.enter_context(
             httpx.Client(
                 base_url=url,
                 timeout=httpx.Timeout(connect=2.0, read=10.0, write=10.0, pool=2.0),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                **options,
             )
         )
         plain = stack.enter_context(chassis_clients(url, metrics=False))
@@ -191,12 +214,13 @@ def main() -> int:
         for number in range(args.rounds):
             rotated = names[number % len(names) :] + names[: number % len(names)]
             for name in rotated:
-                per_cpu, per_wall = _round(variants[name], args.calls)
+                per_cpu, per_wall = _round(variants[name], calls)
                 cpu[name].append(per_cpu)
                 wall[name].append(per_wall)
 
     where = "inside a request" if args.in_request else "outside a request"
-    print(f"{args.rounds} rounds x {args.calls} calls, {where}; load {os.getloadavg()[0]:.2f}")
+    where += ", in-process transport" if args.in_process else ", local server"
+    print(f"{args.rounds} rounds x {calls} calls, {where}; load {os.getloadavg()[0]:.2f}")
     print(f"{'client':<24} {'CPU/call µs':>12} {'wall/call µs':>13} {'CPU vs httpx':>13}")
     base = statistics.median(cpu["httpx"])
     for name in names:
@@ -207,6 +231,8 @@ def main() -> int:
             f"{statistics.median(wall[name]) * 1e6:>8.1f} {median_cpu / base:>12.3f}x"
         )
     overhead = statistics.median(cpu["chassis_client"]) / base - 1
+    added = (statistics.median(cpu["chassis_client"]) - base) * 1e6
+    print(f"chassis_client adds {added:.1f} µs of CPU per call")
     verdict = "meets" if overhead <= 0.10 else "MISSES"
     print(f"chassis_client overhead: {overhead * 100:+.1f} % CPU per call ({verdict} <= 10 %)")
     return 0
