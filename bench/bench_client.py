@@ -156,7 +156,7 @@ def main() -> int:
     parser.add_argument("--in-request", action="store_true", help="calls inside a request")
     parser.add_argument("--in-process", action="store_true", help="no server: a mock transport")
     args = parser.parse_args()
-    calls = args.calls * (20 if args.in_process else 1)
+    calls = args.calls * (8 if args.in_process else 1)
 
     pinned = hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2
     if pinned:
