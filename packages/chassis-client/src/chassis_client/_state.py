@@ -118,6 +118,12 @@ def _tracing(app: Any) -> tuple[Any, bool]:
     try:
         import opentelemetry.instrumentation.httpx  # noqa: F401
     except ImportError:
+        import logging
+
+        logging.getLogger("chassis_client").info(
+            "client: calls carry the trace context; for a client span per call, "
+            "pip install 'chassis-client[tracing]'"
+        )
         return None, False
     context = app.plugins["tracing"]
     provider = getattr(context.state, "provider", None)
