@@ -3,7 +3,6 @@ service is stubbed by name with the testing kit."""
 
 from __future__ import annotations
 
-import chassis
 import chassis_client
 import httpx
 import pytest
@@ -13,23 +12,17 @@ MATCH = {"line1": "1 High Street", "town": "Swindon", "uprn": "100121"}
 
 
 @pytest.fixture
-def chassis_app_class():
-    return chassis.App  # the example's factory builds a chassis.App
-
-
-@pytest.fixture
-def example(make_chassis_app, tmp_path):
+def example(make_chassis_app, tmp_path, app_class):
+    """The example as chassis.App (sync handlers, the sync client) and chassis.AsyncApp
+    (async handlers, the async client)."""
     make_chassis_app()  # clears CHASSIS_* from the environment
 
     def build(client_settings=None, *, with_client=True):
-        settings = {
-            "plugins": [],
-            "directmail": {"database_url": f"sqlite:///{tmp_path / 'dm.db'}", "seed_rows": 5},
-        }
+        settings = {"plugins": [], "sqlalchemy": {"url": f"sqlite:///{tmp_path / 'dm.db'}"}}
         if with_client:
             settings["client"] = client_settings or {"require": ["address"]}
         plugins = {"client": chassis_client} if with_client else {}
-        return create_app(settings=settings, plugins=plugins)
+        return create_app(settings=settings, plugins=plugins, app_class=app_class)
 
     return build
 
