@@ -44,6 +44,7 @@ wheel() {
     "chassis-optimizer[redis] @ file://$(wheel chassis_optimizer)" \
     "chassis-pagination[sqlalchemy] @ file://$(wheel chassis_pagination)" \
     "chassis-auth @ file://$(wheel chassis_auth)" \
+    "chassis-client @ file://$(wheel chassis_client)" \
     "chassis-idempotency[redis] @ file://$(wheel chassis_idempotency)" \
     "chassis-sqlalchemy @ file://$(wheel chassis_sqlalchemy)" \
     "directmail @ file://$(wheel directmail)" \

@@ -726,6 +726,7 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
     wheels = sorted(p.name.split("-")[0] for p in (tmp_path / "wheels").glob("*.whl"))
     assert wheels == [
         "chassis_auth",
+        "chassis_client",
         "chassis_core",
         "chassis_idempotency",
         "chassis_metrics",

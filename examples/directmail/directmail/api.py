@@ -13,6 +13,7 @@ from chassis_sqlalchemy import session
 from connexion import ProblemException
 from sqlalchemy import Select, select
 
+from .lookup import address_answer, address_client, lookup_params
 from .models import Premises
 
 CSV_COLUMNS = [
@@ -119,3 +120,18 @@ def csv_response(rows: Iterable[Premises]) -> tuple[str, int, dict[str, str]]:
             "Content-Disposition": 'attachment; filename="directmail.csv"',
         },
     )
+
+
+def premises_address(premises_id: int) -> dict[str, object]:
+    """The premises' address and the address-lookup service's match for its postcode.
+
+    The call goes through chassis-client: pooled, with the request id, trace context and time
+    left; retried if the service fails; refused at once (a 503 naming the service) while its
+    circuit breaker is open.
+    """
+    premises = get_premises(premises_id)
+    address = address_client()
+    response = (
+        None if address is None else address.get("/addresses", params=lookup_params(premises))
+    )
+    return address_answer(premises, response)

@@ -10,6 +10,7 @@ from chassis_sqlalchemy import async_session
 from connexion import ProblemException
 
 from .api import csv_response, filtered, parse_date
+from .lookup import address_answer, async_address_client, lookup_params
 from .models import Premises
 
 
@@ -43,3 +44,12 @@ async def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int,
 
 async def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
     return csv_response(await async_session().scalars(filtered(**filters)))
+
+
+async def premises_address(premises_id: int) -> dict[str, object]:
+    """``api.premises_address`` with chassis-client's async client, on the server's loop."""
+    premises = await get_premises(premises_id)
+    address = async_address_client()
+    params = lookup_params(premises)
+    response = None if address is None else await address.get("/addresses", params=params)
+    return address_answer(premises, response)
