@@ -31,7 +31,7 @@ def _reset_calls() -> None:
 @pytest.fixture
 def key_prefix() -> str:
     """A Redis key prefix of the test's own: tests of other engineers share the server."""
-    return f"test:ratelimit:{uuid.uuid4().hex}:"
+    return f"test:ratelimit:{uuid.uuid4().hex}"
 
 
 @pytest.fixture

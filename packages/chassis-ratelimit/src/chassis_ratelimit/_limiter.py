@@ -45,7 +45,7 @@ class Limiter:
         self.key_prefix = (
             settings.key_prefix
             if settings.key_prefix is not None
-            else f"chassis:ratelimit:{core.service_name}:"
+            else f"chassis:ratelimit:{core.service_name}"
         )
         self.store: Store = self._store(core.service_name)
 
