@@ -62,6 +62,22 @@ def app_class(request: pytest.FixtureRequest) -> type[chassis.BaseApp]:
     return cls
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``flask_only`` (Flask views, Flask's JSON provider) run on chassis.App
+    alone: their AsyncApp variants are deselected, not skipped."""
+    kept, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        cls = callspec.params.get("app_class", chassis.App) if callspec else chassis.App
+        if cls is not chassis.App and item.get_closest_marker("flask_only"):
+            deselected.append(item)
+        else:
+            kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
 FakeDistribution = Callable[..., Path]
 
 

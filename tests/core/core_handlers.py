@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import chassis
+import connexion
 import flask
 import sqlalchemy
 import werkzeug.exceptions
@@ -80,7 +81,7 @@ async def async_loop() -> dict[str, Any]:
         "loop": id(asyncio.get_running_loop()),
         "thread": threading.current_thread().name,
         "request_id": chassis.current_context.request_id,
-        "path": flask.request.path,
+        "path": chassis.app_path(connexion.context.scope),
     }
 
 

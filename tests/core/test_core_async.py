@@ -47,6 +47,7 @@ def test_async_handlers_run_on_the_loop_the_app_started_on(chassis_client_for_sp
     assert first["path"] == "/async/loop"
 
 
+@pytest.mark.flask_only
 def test_without_a_lifespan_async_handlers_share_a_loop_of_their_own(make_chassis_app, spec):
     client = make_chassis_app(spec=spec).test_client()  # no ``with``: no lifespan
     first = client.get("/async/loop").json()

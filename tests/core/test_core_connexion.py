@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 
 def test_documented_problem_responses_do_not_break_content_type_inference(make_chassis_app, spec):
@@ -91,12 +96,39 @@ def test_json_is_compact_by_default_and_indented_on_request(make_chassis_app, sp
     assert body.strip() == json.dumps({"id": 3, "type": "int"}, indent=2)
 
 
-def test_threads_setting_sizes_the_pool_that_runs_flask_views(make_chassis_app, spec):
-    app = make_chassis_app(spec=spec, settings={"threads": 3})
-    assert app._middleware_app.asgi_app.executor._max_workers == 3
-    with app.test_client() as client:
-        thread = client.get("/context").json()["thread"]
-    assert thread.startswith("WSGI")
+_busy = {"now": 0, "most": 0}
+_busy_lock = threading.Lock()
+
+
+def busy() -> dict[str, int]:
+    with _busy_lock:
+        _busy["now"] += 1
+        _busy["most"] = max(_busy["most"], _busy["now"])
+    time.sleep(0.2)
+    with _busy_lock:
+        _busy["now"] -= 1
+    return {}
+
+
+def test_threads_setting_bounds_the_threads_that_run_sync_handlers(make_chassis_app):
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "threads", "version": "1"},
+        "paths": {
+            "/busy": {
+                "get": {
+                    "operationId": f"{__name__}.busy",
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    _busy.update(now=0, most=0)
+    app = make_chassis_app(spec=spec, settings={"threads": 2})
+    with app.test_client() as client, ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(lambda _: client.get("/busy").status_code, range(6)))
+    assert statuses == [200] * 6
+    assert _busy["most"] == 2
 
 
 class _Money:
@@ -122,6 +154,7 @@ _MONEY_SPEC = {
 }
 
 
+@pytest.mark.flask_only
 def test_a_flask_json_provider_the_application_sets_is_honoured(make_chassis_app):
     from flask.json.provider import DefaultJSONProvider
 

@@ -6,6 +6,7 @@ import sys
 import types
 
 import chassis
+import pytest
 
 
 def test_unknown_route_is_a_404_problem(make_chassis_app, spec):
@@ -106,6 +107,7 @@ def test_unhandled_exception_is_a_generic_500_and_the_trace_is_logged(
     assert "Traceback" in logged and "hunter2" in logged
 
 
+@pytest.mark.flask_only
 def test_flask_abort_keeps_its_status_and_detail(make_chassis_app, spec):
     app = make_chassis_app(spec=spec)
     with app.test_client() as client:
@@ -114,6 +116,7 @@ def test_flask_abort_keeps_its_status_and_detail(make_chassis_app, spec):
     assert response.json()["detail"] == "short and stout"
 
 
+@pytest.mark.flask_only
 def test_flask_abort_keeps_the_headers_of_its_exception(make_chassis_app, spec):
     app = make_chassis_app(spec=spec)
     with app.test_client() as client:
@@ -127,6 +130,7 @@ def test_flask_abort_keeps_the_headers_of_its_exception(make_chassis_app, spec):
     assert busy.headers["retry-after"] == "30"
 
 
+@pytest.mark.flask_only
 def test_flask_abort_with_a_response_sends_that_response(make_chassis_app, spec):
     app = make_chassis_app(spec=spec)
     with app.test_client() as client:

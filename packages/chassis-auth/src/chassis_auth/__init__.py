@@ -67,14 +67,14 @@ def settings_model() -> type[AuthSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
+def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     from ._setup import setup
 
     plugin.state = setup(app, plugin.settings)
 
 
 @chassis.hookimpl
-def register_error_handlers(app: chassis.App, plugin: chassis.PluginContext) -> None:
+def register_error_handlers(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     from ._handlers import register
 
     register(app, plugin.state)

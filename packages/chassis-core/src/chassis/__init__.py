@@ -1,4 +1,4 @@
-"""chassis: a pluggable microservice chassis on Connexion 3 and Flask 3."""
+"""chassis: a pluggable microservice chassis on Connexion 3 (Flask 3 or natively async)."""
 
 import warnings
 
@@ -7,6 +7,7 @@ import warnings
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from ._app import App, __version__
+from ._async_app import AsyncApp
 from ._base import BaseApp
 from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
@@ -35,6 +36,7 @@ from ._settings import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "App",
+    "AsyncApp",
     "BaseApp",
     "CommaList",
     "CorsSettings",

@@ -38,6 +38,10 @@ class App(BaseApp, FlaskApp):
         the plugins' ``startup`` and ``shutdown``).
     """
 
+    @property
+    def flask_app(self) -> Any:
+        return self.app
+
     def _flask_json_provider(self) -> Any:
         return self.app.json
 

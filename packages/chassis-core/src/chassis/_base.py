@@ -6,6 +6,7 @@ few things that differ between them (see ``_app.py`` and ``_async_app.py``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import types
 from collections.abc import Mapping, Sequence
@@ -156,6 +157,10 @@ class BaseApp(AbstractApp):
         """The Flask application's JSON provider (``None`` where there is no Flask)."""
         return None
 
+    def _attach_server_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called at start-up on the server's event loop, before the plugins start."""
+        self.handler_loop.attach(loop)
+
     def _adopt_connexion(self) -> None:
         """Called once Connexion's application is built."""
         build = self.middleware._build_middleware_stack
@@ -239,6 +244,12 @@ class BaseApp(AbstractApp):
             raise RuntimeError("Cannot add middleware after an application has started")
 
     # -- public API ---------------------------------------------------------------------
+
+    @property
+    def flask_app(self) -> Any:
+        """The Flask application under a :class:`chassis.App`; ``None`` under
+        :class:`chassis.AsyncApp`. Plugins that offer Flask-only extras check it."""
+        return None
 
     @property
     def active_plugins(self) -> list[PluginInfo]:

@@ -24,10 +24,12 @@ class RequestContext:
     ``fields`` holds correlation identifiers (``request_id``, and ``trace_id``/``span_id`` with
     the tracing plugin) that go into every log line and every problem+json error body.
     ``custom`` is an instance of the ``context_class`` setting (Flask-Context's context
-    object), or ``None``. ``state`` is a dict for plugins and application code.
+    object), or ``None``. ``state`` is a dict for plugins and application code. ``error`` is
+    the unexpected exception that the kernel answered with a 500 (for observers: tracing
+    records it on the span), else ``None``.
     """
 
-    __slots__ = ("_scope", "app", "custom", "fields", "state")
+    __slots__ = ("_scope", "app", "custom", "error", "fields", "state")
 
     def __init__(self, request_id: str, scope: Scope, app: App | None = None) -> None:
         self._scope = scope
@@ -35,6 +37,7 @@ class RequestContext:
         self.fields: dict[str, str] = {"request_id": request_id}
         self.state: dict[str, Any] = {}
         self.custom: Any = None
+        self.error: BaseException | None = None
 
     @property
     def scope(self) -> Scope:

@@ -14,6 +14,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from ._allow import AllowedMethods
+from ._context import get_context
 from ._paths import app_path
 from ._problem import GENERIC_500_DETAIL, problem_response
 from ._validation import with_invalid_params
@@ -86,6 +87,7 @@ def from_flask_abort(exc: werkzeug.exceptions.HTTPException) -> Any:
 
 def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Anything else: a generic 500; the stack trace goes to the log, never to the client."""
+    _remember(exc)
     # The scope, not request.url: building the URL can itself fail on a malformed request.
     logger.error(
         "unhandled %s in %s %s",
@@ -95,6 +97,14 @@ def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionRes
         exc_info=exc,
     )
     return problem_response(500, _title(500), GENERIC_500_DETAIL)
+
+
+def _remember(exc: Exception) -> None:
+    """Keep the exception on the request's context, where observers (tracing) find it: the
+    handler runs inside their layers, and under either app class."""
+    context = get_context()
+    if context is not None:
+        context.error = exc
 
 
 def _log_http(request: ConnexionRequest, status: int, detail: Any) -> None:
@@ -117,6 +127,7 @@ def custom_handler(handler: ErrorHandler) -> Callable[[ConnexionRequest, Excepti
         takes_request = True
 
     def adapted(request: ConnexionRequest, exc: Exception) -> Any:
+        _remember(exc)
         try:
             result = handler(request, exc) if takes_request else handler(exc)
             return _to_response(result)

@@ -64,7 +64,7 @@ class LifespanMiddleware:
                     if state is not None:
                         scope.setdefault("state", {}).update(state)
                 loop = asyncio.get_running_loop()
-                app.handler_loop.attach(loop)
+                app._attach_server_loop(loop)
                 stack.callback(app.handler_loop.detach)
                 await app.hooks.start(app)
                 stack.push_async_callback(app.hooks.stop, app)

@@ -13,9 +13,10 @@ from connexion.datastructures import NoContent
 from connexion.lifecycle import ConnexionResponse
 from connexion.resolver import Resolution, Resolver
 from connexion.utils import is_json_mimetype
+from starlette.responses import Response as StarletteResponse
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-_FRAMEWORK_RESPONSES = (WerkzeugResponse, ConnexionResponse)
+_FRAMEWORK_RESPONSES = (WerkzeugResponse, StarletteResponse, ConnexionResponse)
 
 
 @dataclass

@@ -82,7 +82,7 @@ def settings_model() -> type[{title}Settings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, settings: Any) -> None:
+def configure_app(app: chassis.BaseApp, settings: Any) -> None:
     app.add_middleware(
         HeaderMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,

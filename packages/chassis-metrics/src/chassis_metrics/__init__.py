@@ -91,6 +91,12 @@ def get_metrics(app: Any) -> PrometheusMetrics:
     When the metrics plugin is not active for ``app``, a ``PrometheusMetrics`` on a registry
     that nothing exposes is returned, so decorated views work whether metrics are on or off.
     """
+    if getattr(app, "flask_app", "flask") is None:
+        raise MetricsError(
+            "chassis_metrics.get_metrics(app) gives prometheus-flask-exporter's decorators, "
+            "which need Flask: under chassis.AsyncApp register prometheus_client metrics on "
+            "chassis_metrics.get_registry(app) (or chassis.register_metrics) instead"
+        )
     state = _app_state(app)
     if state is not None:
         return state.flask_metrics
@@ -118,7 +124,7 @@ def settings_model() -> type[MetricsSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App) -> None:
+def configure_app(app: chassis.BaseApp) -> None:
     from ._middleware import MetricsMiddleware
 
     state = _app_state(app)
@@ -128,13 +134,13 @@ def configure_app(app: chassis.App) -> None:
 
 
 @chassis.hookimpl
-def metrics_registry(app: chassis.App) -> CollectorRegistry | None:
+def metrics_registry(app: chassis.BaseApp) -> CollectorRegistry | None:
     """The registry ``/metrics`` exposes, for ``chassis.register_metrics``."""
     return get_registry(app)
 
 
 @chassis.hookimpl(trylast=True)
-def register_error_handlers(app: chassis.App) -> None:
+def register_error_handlers(app: chassis.BaseApp) -> None:
     from ._errors import wrap_catch_all
 
     state = _app_state(app)

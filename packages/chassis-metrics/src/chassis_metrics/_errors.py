@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chassis.metrics")
 
 
-def wrap_catch_all(app: chassis.App, metrics: RequestMetrics) -> bool:
+def wrap_catch_all(app: chassis.BaseApp, metrics: RequestMetrics) -> bool:
     """Re-register the current ``Exception`` handler wrapped so that it counts; ``False``
     when there is none to wrap."""
     handlers: list[tuple[Any, Any]] = getattr(app.middleware, "error_handlers", [])

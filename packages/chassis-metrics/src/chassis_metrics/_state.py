@@ -144,7 +144,7 @@ def method_label(method: str) -> str:
 class MetricsState:
     """Everything the plugin keeps for one :class:`chassis.App`."""
 
-    def __init__(self, app: chassis.App, settings: MetricsSettings) -> None:
+    def __init__(self, app: chassis.BaseApp, settings: MetricsSettings) -> None:
         self.app = app
         self.settings = settings
         self.multiprocess_dir = multiprocess_dir()
@@ -194,7 +194,12 @@ class MetricsState:
         )
 
     def _adopt(self, metrics: PrometheusMetrics) -> None:
-        flask_app = self.app.app
+        flask_app = self.app.flask_app
+        if flask_app is None:
+            raise MetricsError(
+                "AsyncApp(use_metric=...) takes True, False or a prometheus_client "
+                "CollectorRegistry: a prometheus_flask_exporter PrometheusMetrics needs Flask"
+            )
         if metrics.app is None:
             # Made with PrometheusMetrics.for_app_factory(): bind it without init_app, which
             # would add Flask-level request metrics that count again what this plugin counts.
@@ -231,7 +236,7 @@ class MetricsState:
             from prometheus_flask_exporter import PrometheusMetrics
 
             self._flask_metrics = PrometheusMetrics(
-                self.app.app,
+                self.app.flask_app,
                 path=None,
                 export_defaults=False,
                 registry=self.registry,

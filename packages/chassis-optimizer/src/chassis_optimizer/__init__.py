@@ -106,7 +106,7 @@ def settings_model() -> type[OptimizerSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
+def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     from ._middleware import OptimizerMiddleware, drop_unbuffered_head_bodies
     from ._routes import OptimizerRouteMiddleware
     from ._state import STATE_KEY, Optimizer, minify_policy
@@ -114,10 +114,14 @@ def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
     settings: OptimizerSettings = plugin.settings
     _check_cache_url(settings)
     plugin.state = optimizer = Optimizer(app, settings)
-    app.app.extensions[STATE_KEY] = optimizer  # flask.current_app in views finds it
+    flask_app = app.flask_app
+    if flask_app is not None:
+        flask_app.extensions[STATE_KEY] = optimizer  # flask.current_app in views finds it
+        # A HEAD runs as a GET; Flask still answers one whose body would only be dropped.
+        flask_app.after_request(drop_unbuffered_head_bodies(settings.compress_max_size))
 
     if settings.fast_json:
-        from ._json import OrjsonJsonifier, OrjsonProvider
+        from ._json import OrjsonJsonifier
 
         default = settings.minify
 
@@ -126,12 +130,13 @@ def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
             return default if found is None else found
 
         # Unless the application chose its own jsonifier or Flask JSON provider.
-        app.use_fast_json(
-            OrjsonJsonifier(minify, app.settings.json_indent), OrjsonProvider(app.app)
-        )
+        provider = None
+        if flask_app is not None:
+            from ._json import OrjsonProvider
 
-    # A HEAD runs as a GET; Flask still answers one whose body would only be dropped as HEAD.
-    app.app.after_request(drop_unbuffered_head_bodies(settings.compress_max_size))
+            provider = OrjsonProvider(flask_app)
+        app.use_fast_json(OrjsonJsonifier(minify, app.settings.json_indent), provider)
+
     # Compression and conditional requests change the body and status: inside the observers.
     app.add_middleware(OptimizerMiddleware, slot="encode", optimizer=optimizer)
     app.add_middleware(OptimizerRouteMiddleware, slot="handler", optimizer=optimizer)

@@ -88,7 +88,7 @@ class CompressedMemo:
 class Optimizer:
     """The optimizer of one app."""
 
-    def __init__(self, app: chassis.App, settings: OptimizerSettings) -> None:
+    def __init__(self, app: chassis.BaseApp, settings: OptimizerSettings) -> None:
         self.app = app
         self.settings = settings
         self.default_policy = global_policy(settings)

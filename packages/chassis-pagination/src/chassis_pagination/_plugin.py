@@ -21,7 +21,7 @@ def settings_model() -> type[PaginationSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, plugin: chassis.PluginContext) -> None:
+def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     own: PaginationSettings = plugin.settings
     plugin.state = config = PaginationConfig.from_settings(own)
     # Browsers only let scripts read the paging headers when CORS exposes them.

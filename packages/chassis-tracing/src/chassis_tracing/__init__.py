@@ -54,7 +54,7 @@ def settings_model() -> type[TracingSettings]:
 
 @chassis.hookimpl
 def configure_app(
-    app: chassis.App, settings: chassis.Settings, plugin: chassis.PluginContext
+    app: chassis.BaseApp, settings: chassis.Settings, plugin: chassis.PluginContext
 ) -> None:
     from . import _logs
     from ._middleware import TracingMiddleware
@@ -65,7 +65,6 @@ def configure_app(
     # Outermost of the observers: the span covers what every other layer does.
     app.add_middleware(TracingMiddleware, slot="observe", order=0, runtime=tracing)
     _logs.install(section.log_level)
-    _record_view_exceptions(app)
 
 
 @chassis.hookimpl
@@ -86,36 +85,6 @@ def outgoing_headers(headers: dict[str, str]) -> None:
     from opentelemetry import propagate
 
     propagate.inject(headers)
-
-
-def _record_view_exceptions(app: chassis.App) -> None:
-    """Record exceptions raised in Flask views on the request's span.
-
-    Connexion turns them into 500 responses inside the middleware stack, so the tracing
-    middleware never sees them; Flask's ``got_request_exception`` signal does (it is sent in
-    the view's thread, where the request context is current).
-    """
-    from flask import got_request_exception
-
-    got_request_exception.connect(_on_view_exception, app.app)
-
-
-def _on_view_exception(sender: object, exception: BaseException, **extra: object) -> None:
-    from ._logs import _request_trace
-
-    if _client_error(exception):
-        return  # a 404 from Flask's routing or abort(4xx) is an answer, not a failure
-    request_trace = _request_trace()
-    if request_trace is not None:
-        request_trace.record_exception(exception)
-
-
-def _client_error(exception: BaseException) -> bool:
-    for name in ("status_code", "code", "status"):  # Starlette, Werkzeug, Connexion
-        status = getattr(exception, name, None)
-        if isinstance(status, int) and 100 <= status < 500:
-            return True
-    return False
 
 
 # -- public API -----------------------------------------------------------------------------

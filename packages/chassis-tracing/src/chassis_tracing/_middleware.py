@@ -148,6 +148,9 @@ class TracingMiddleware:
             raise
         finally:
             otel_context.detach(token)
+            if request_context is not None and request_context.error is not None:
+                # An exception the kernel answered with a 500, inside this layer.
+                request_trace.record_exception(request_context.error)
             route = (
                 request_context.route
                 if request_context is not None
