@@ -120,9 +120,7 @@ def test_ipv6_clients_are_counted_per_network(make_app: AppMaker) -> None:
     assert (first.status_code, second.status_code, third.status_code) == (200, 429, 200)
 
 
-def test_redis_keys_hold_no_credential(
-    make_app: AppMaker, redis_url: str, key_prefix: str
-) -> None:
+def test_redis_keys_hold_no_credential(make_app: AppMaker, redis_url: str, key_prefix: str) -> None:
     import redis
 
     settings = {"storage_url": redis_url, "key_prefix": key_prefix}

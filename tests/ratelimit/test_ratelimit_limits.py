@@ -83,7 +83,9 @@ def test_the_header_fields_on_allowed_responses_can_be_switched_off(
     with make_app({**storage, "headers": False}).test_client() as client:
         allowed = [client.get("/limited") for _ in range(3)]
         refused = client.get("/limited")
-    assert all("RateLimit" not in r.headers and "RateLimit-Policy" not in r.headers for r in allowed)
+    assert all(
+        "RateLimit" not in r.headers and "RateLimit-Policy" not in r.headers for r in allowed
+    )
     assert refused.status_code == 429
     assert refused.headers["RateLimit"].startswith('"3-per-1m";r=0;t=')
     assert "Retry-After" in refused.headers
@@ -117,7 +119,9 @@ def test_the_problem_keeps_the_envelope_and_cors_exposes_the_fields(make_app: Ap
             client.get("/limited", headers=headers)
         refused = client.get("/limited", headers=headers)
     assert refused.status_code == 429
-    exposed = {name.strip().lower() for name in refused.headers["Access-Control-Expose-Headers"].split(",")}
+    exposed = {
+        name.strip().lower() for name in refused.headers["Access-Control-Expose-Headers"].split(",")
+    }
     assert {"ratelimit", "ratelimit-policy", "retry-after"} <= exposed
 
 

@@ -150,9 +150,10 @@ def test_redis_unreachable_fails_open_by_default(
     assert check["reachable"] is False
     assert check["fail_open"] is True
     assert "hunter2" not in ready.text
-    assert metric(
-        metrics, "chassis_ratelimit_requests_total", route="/limited", outcome="unchecked"
-    ) == 5
+    assert (
+        metric(metrics, "chassis_ratelimit_requests_total", route="/limited", outcome="unchecked")
+        == 5
+    )
     assert metric(metrics, "chassis_ratelimit_storage_errors_total") >= 1
     warnings = [r.getMessage() for r in caplog.records if r.name == "chassis.ratelimit"]
     assert len(warnings) == 1, warnings

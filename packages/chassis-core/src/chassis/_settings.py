@@ -47,6 +47,7 @@ FIRST_PARTY_PLUGINS = {
     "optimizer": "chassis-optimizer",
     "pagination": "chassis-pagination",
     "auth": "chassis-auth",
+    "ratelimit": "chassis-ratelimit",
 }
 
 

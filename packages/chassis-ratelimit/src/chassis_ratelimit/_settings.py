@@ -37,7 +37,8 @@ class RateLimitSettings(chassis.PluginSettings):
     )
     key_prefix: str | None = Field(
         None,
-        description="Prefix of the Redis keys (a colon follows it). Unset: chassis:ratelimit:<service_name>",
+        description="Prefix of the Redis keys (a colon follows it). "
+        "Unset: chassis:ratelimit:<service_name>",
     )
     default_limits: Annotated[Any, NoDecode] = Field(
         None,
