@@ -52,8 +52,8 @@ class OwnRedis:
             return
         port = _free_port()
         self.process = subprocess.Popen(
-            [binary, *("--port", str(port), "--bind", "127.0.0.1", "--save", "")]
-            + ["--appendonly", "no", "--loglevel", "warning"],
+            [binary, *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly")]
+            + ["no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10

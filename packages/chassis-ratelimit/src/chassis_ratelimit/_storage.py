@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 import chassis
 from limits import RateLimitItem
 
+from ._batch import Batcher, Scripts
+
 logger = logging.getLogger("chassis.ratelimit")
 
 
@@ -80,6 +82,7 @@ class _Bound(NamedTuple):
     pool: Any
     client: Any
     limiter: Any
+    batcher: Batcher | None
 
 
 class RedisStore:
@@ -143,8 +146,14 @@ class RedisStore:
                 key_prefix=self.key_prefix,
                 connection_pool=pool,  # type: ignore[arg-type]  # typed too narrowly
             )
+            client = Redis(connection_pool=pool)
+            scripts = Scripts.of(storage)
             bound = self._bound = _Bound(
-                loop, pool, Redis(connection_pool=pool), MovingWindowRateLimiter(storage)
+                loop,
+                pool,
+                client,
+                MovingWindowRateLimiter(storage),
+                Batcher(client, scripts) if scripts is not None else None,
             )
         return bound
 
@@ -155,17 +164,40 @@ class RedisStore:
     async def hit(self, item: RateLimitItem, ids: tuple[str, ...], stats: bool) -> Hit:
         if self.bypassed:
             raise StorageUnavailable(self.last_error or "Redis unreachable")
-        limiter = self._bind().limiter
+        bound = self._bind()
         try:
-            allowed = await limiter.hit(item, *ids)
-            if not stats and allowed:
-                self._succeeded()
-                return Hit(True, None, None)
-            window = await limiter.get_window_stats(item, *ids)
+            if bound.batcher is not None:
+                hit = await self._batched(bound.batcher, item, ids, stats)
+            else:
+                hit = await self._one_by_one(bound.limiter, item, ids, stats)
         except Exception as error:  # any failure of Redis: fail open or closed, never a 500
             self._failed(error)
             raise StorageUnavailable(self.last_error) from error
         self._succeeded()
+        return hit
+
+    @staticmethod
+    async def _batched(
+        batcher: Batcher, item: RateLimitItem, ids: tuple[str, ...], stats: bool
+    ) -> Hit:
+        key, limit, expiry = item.key_for(*ids), item.amount, item.get_expiry()
+        allowed, oldest, count = await batcher.hit(key, limit, expiry, stats)
+        if not stats:
+            if allowed:
+                return Hit(True, None, None)
+            # Refused: how long until an entry frees up, for Retry-After.
+            _, oldest, count = await batcher.window(key, limit, expiry)
+        start = oldest if oldest is not None else time.time()
+        return Hit(allowed, max(0, limit - (count or 0)), _seconds_until(start + expiry))
+
+    @staticmethod
+    async def _one_by_one(
+        limiter: Any, item: RateLimitItem, ids: tuple[str, ...], stats: bool
+    ) -> Hit:
+        allowed = await limiter.hit(item, *ids)
+        if not stats and allowed:
+            return Hit(True, None, None)
+        window = await limiter.get_window_stats(item, *ids)
         return Hit(allowed, max(0, window.remaining), _seconds_until(window.reset_time))
 
     def _failed(self, error: BaseException) -> None:
