@@ -51,11 +51,9 @@ class OwnRedis:
         if binary is None:
             return
         port = _free_port()
-        self.process = subprocess.Popen(
-            [binary, *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly")]
-            + ["no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL,
-        )
+        arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        arguments += ["--appendonly", "no", "--loglevel", "warning"]
+        self.process = subprocess.Popen([binary, *arguments], stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
@@ -191,7 +189,7 @@ def accuracy(app: str, redis_url: str, rate: int, seconds: float, connections: i
 # -- 2. overhead per allowed request ----------------------------------------------------------
 
 
-def overhead(app: str, redis_url: str, duration: float, rounds: int) -> bool:
+def overhead(app: str, redis_url: str, duration: float, rounds: int, connections: int) -> bool:
     common = {"CHASSIS_LOG_LEVEL": "WARNING"}
     plugin = {
         **common,
@@ -220,7 +218,12 @@ def overhead(app: str, redis_url: str, duration: float, rounds: int) -> bool:
             path=PATH,
         ),
     ]
-    print(f"\n== overhead per allowed request: GET {PATH} on {app}, 1 worker pinned to a core")
+    for scenario in scenarios:
+        scenario.connections = connections
+    print(
+        f"\n== overhead per allowed request: GET {PATH} on {app}, 1 worker pinned to a core, "
+        f"{connections} connections"
+    )
     results = run(scenarios, duration=duration, rounds=rounds)
     base = results["no plugin"]
     print(f"\n{'scenario':<32}{'rps':>8}{'CPU us/req':>12}{'CPU overhead':>14}{'statuses':>20}")
@@ -248,6 +251,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="accuracy load connections")
     parser.add_argument("--duration", type=float, default=4.0, help="overhead round length")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--overhead-connections", type=int, default=8, help="overhead load connections"
+    )
     parser.add_argument("--only", choices=["accuracy", "overhead"])
     parser.add_argument("--app", default="bench.apps:chassis_app")
     args = parser.parse_args()
@@ -258,7 +264,9 @@ def main() -> int:
         if args.only in (None, "accuracy"):
             ok &= accuracy(args.app, redis.url, args.rate, args.seconds, args.connections)
         if args.only in (None, "overhead"):
-            ok &= overhead(args.app, redis.url, args.duration, args.rounds)
+            ok &= overhead(
+                args.app, redis.url, args.duration, args.rounds, args.overhead_connections
+            )
     finally:
         redis.close()
     print("\nall targets met" if ok else "\nSOME TARGETS MISSED")

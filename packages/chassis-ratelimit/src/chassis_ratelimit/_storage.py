@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -48,16 +49,47 @@ def _seconds_until(moment: float) -> int:
     return max(0, math.ceil(moment - time.time()))
 
 
+EXPIRY_INTERVAL = 1.0
+"""Seconds between two sweeps of expired entries by the in-memory storage."""
+
+
+def _memory_storage() -> Any:
+    """``limits``' ``MemoryStorage``, sweeping expired entries once a second.
+
+    Its own sweep runs 10 ms after the previous one ends, each in a new thread: about 100
+    threads a second under load, which cost more CPU than the counting itself (about 80 us a
+    request at 500 requests a second here). The sweep only frees memory: whether a request
+    fits is decided from the entries' times, so sweeping less often changes no answer and
+    keeps at most a second more of entries. When ``limits`` no longer has the method, its own
+    storage is used as it is.
+    """
+    from limits.storage import MemoryStorage
+
+    if not hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry") or not hasattr(
+        MemoryStorage, "_MemoryStorage__expire_events"
+    ):  # pragma: no cover - another version of limits
+        return MemoryStorage()
+
+    class SweepingMemoryStorage(MemoryStorage):
+        def _MemoryStorage__schedule_expiry(self) -> None:
+            if not self.timer.is_alive():
+                sweep = getattr(self, "_MemoryStorage__expire_events")  # noqa: B009  (private)
+                self.timer = threading.Timer(EXPIRY_INTERVAL, sweep)
+                self.timer.daemon = True  # never holds the process at exit
+                self.timer.start()
+
+    return SweepingMemoryStorage()
+
+
 class MemoryStore:
     """Counts of this process only (``memory://``)."""
 
     name = "memory"
 
     def __init__(self) -> None:
-        from limits.storage import MemoryStorage
         from limits.strategies import MovingWindowRateLimiter
 
-        self.storage = MemoryStorage()
+        self.storage = _memory_storage()
         self.limiter = MovingWindowRateLimiter(self.storage)
 
     async def hit(self, item: RateLimitItem, ids: tuple[str, ...], stats: bool) -> Hit:
