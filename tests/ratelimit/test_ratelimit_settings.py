@@ -131,3 +131,12 @@ def test_a_redis_url_needs_no_connection_at_start_up(make_app: AppMaker) -> None
     app = make_app({"storage_url": "redis://127.0.0.1:1/0"})
     with app.test_client() as client:
         assert client.get("/limited").status_code == 200
+
+
+def test_a_malformed_redis_url_stops_start_up_without_showing_it(make_app: AppMaker) -> None:
+    with pytest.raises(chassis.SettingsError) as raised:
+        make_app({"storage_url": "redis://:hunter2@cache:notaport/0"})
+    text = str(raised.value)
+    assert "CHASSIS_RATELIMIT__STORAGE_URL" in text
+    assert "Port could not be cast to integer" in text
+    assert "hunter2" not in text
