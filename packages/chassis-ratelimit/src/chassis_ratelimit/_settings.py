@@ -158,4 +158,21 @@ class RateLimitSettings(chassis.PluginSettings):
                 + (f"a {scheme}:// URL" if scheme else "a value without a scheme")
                 + ")"
             )
+        if scheme != "memory":
+            _check_redis_url(url)
         return value
+
+
+def _check_redis_url(url: str) -> None:
+    """A Redis URL that cannot work stops start-up (no connection is made yet)."""
+    try:
+        from redis.asyncio import ConnectionPool
+    except ImportError:
+        raise ValueError(
+            "limits in Redis need the redis package: pip install 'chassis-ratelimit[redis]'"
+        ) from None
+    try:
+        ConnectionPool.from_url(url)  # parses the URL; connects on first use
+    except ValueError as error:
+        # The error names the part at fault; the URL itself may hold a password.
+        raise ValueError(f"not a valid Redis URL: {str(error).replace(url, '<url>')}") from None
