@@ -71,6 +71,10 @@ def configure_app(app: chassis.BaseApp, plugin: chassis.PluginContext) -> None:
     from ._setup import setup
 
     plugin.state = setup(app, plugin.settings)
+    if plugin.settings.swagger_client_id:
+        from ._swagger import configure
+
+        configure(app, plugin.settings)
 
 
 @chassis.hookimpl
@@ -81,9 +85,14 @@ def register_error_handlers(app: chassis.BaseApp, plugin: chassis.PluginContext)
 
 
 @chassis.hookimpl
-def startup(plugin: chassis.PluginContext) -> None:
-    """Start loading the signing keys, so the first requests find them."""
+async def startup(plugin: chassis.PluginContext) -> None:
+    """Start loading the signing keys, so the first requests find them; point Swagger UI's
+    Authorize button at the issuer."""
     plugin.state.start_prefetch()
+    if plugin.settings.swagger_client_id:
+        from ._swagger import start
+
+        await start(plugin.app, plugin.settings)
 
 
 @chassis.hookimpl

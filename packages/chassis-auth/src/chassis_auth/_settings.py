@@ -95,6 +95,27 @@ class AuthSettings(PluginSettings):
     realm: str | None = Field(
         None, description="Realm of WWW-Authenticate challenges; default: the service name."
     )
+    swagger_client_id: str | None = Field(
+        None,
+        description="OAuth client id of Swagger UI (a public client: no secret): its Authorize "
+        "button then signs in at the issuer with the authorization code flow and PKCE.",
+    )
+    swagger_scopes: CommaList = Field(
+        default_factory=list,
+        description="Scopes ticked in Swagger UI's Authorize dialog (e.g. openid,items:read).",
+    )
+    swagger_redirect_url: str | None = Field(
+        None,
+        description="Redirect URL registered for the client; default: Swagger UI's own "
+        "<ui path>/oauth2-redirect.html on the host it is served from.",
+    )
+    swagger_authorization_url: str | None = Field(
+        None,
+        description="The issuer's authorization endpoint; default: from OIDC discovery.",
+    )
+    swagger_token_url: str | None = Field(
+        None, description="The issuer's token endpoint; default: from OIDC discovery."
+    )
 
     @field_validator("algorithms")
     @classmethod
@@ -109,7 +130,14 @@ class AuthSettings(PluginSettings):
                 raise ValueError(f"unknown algorithm {name!r} (known: {known})")
         return value
 
-    @field_validator("issuer", "jwks_url", "discovery_url")
+    @field_validator(
+        "issuer",
+        "jwks_url",
+        "discovery_url",
+        "swagger_redirect_url",
+        "swagger_authorization_url",
+        "swagger_token_url",
+    )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
@@ -124,6 +152,30 @@ class AuthSettings(PluginSettings):
                 "(or set CHASSIS_AUTH__VERIFY_AUDIENCE=false to accept any)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_swagger(self) -> AuthSettings:
+        if (
+            self.swagger_client_id
+            and not (self.swagger_authorization_url and self.swagger_token_url)
+            and self.discovery_document_url is None
+        ):
+            raise ValueError(
+                "CHASSIS_AUTH__SWAGGER_CLIENT_ID is set, but Swagger UI cannot find where to "
+                "sign in: set CHASSIS_AUTH__ISSUER (or CHASSIS_AUTH__DISCOVERY_URL) for OIDC "
+                "discovery, or CHASSIS_AUTH__SWAGGER_AUTHORIZATION_URL and "
+                "CHASSIS_AUTH__SWAGGER_TOKEN_URL"
+            )
+        return self
+
+    @property
+    def discovery_document_url(self) -> str | None:
+        """The issuer's OIDC discovery document, when there is one to read."""
+        if self.discovery_url:
+            return self.discovery_url
+        if self.issuer:
+            return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        return None
 
     @property
     def jwt_configured(self) -> bool:

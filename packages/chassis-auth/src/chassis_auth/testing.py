@@ -187,6 +187,10 @@ class LocalIssuer:
         return {
             "issuer": self.issuer,
             "jwks_uri": self.jwks_url,
+            # Named as a real issuer names them (Swagger UI's Authorize button points there);
+            # this issuer does not serve them.
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
             "id_token_signing_alg_values_supported": sorted({k.alg for k in self._keys.values()}),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],

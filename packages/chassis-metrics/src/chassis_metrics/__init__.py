@@ -32,6 +32,7 @@ __all__ = [
     "MetricsSettings",
     "get_metrics",
     "get_registry",
+    "push_metrics",
 ]
 
 # Before this package imports prometheus_client (none of the modules above does): an empty
@@ -115,6 +116,16 @@ def get_metrics(app: Any) -> PrometheusMetrics:
     return detached
 
 
+def push_metrics(app: Any) -> bool:
+    """Push ``app``'s metrics over OTLP now (``CHASSIS_METRICS__OTLP=true``), in this process:
+    for tests, scripts and batch jobs that end before the next scheduled push. ``False`` when
+    the push is not configured or the collector did not take it (its health entry says why).
+    """
+    from ._otlp import push_now
+
+    return push_now(app)
+
+
 # -- hooks ------------------------------------------------------------------------------
 
 
@@ -125,12 +136,18 @@ def settings_model() -> type[MetricsSettings]:
 
 @chassis.hookimpl
 def configure_app(app: chassis.BaseApp) -> None:
+    from ._exemplars import exemplar_source
     from ._middleware import MetricsMiddleware
 
     state = _app_state(app)
     assert state is not None  # the plugin is registered, so it is active
+    exemplar = exemplar_source(state.settings, state.multiprocess_dir)
     # Inside tracing (order 0), outside every layer that can change the status or body.
-    app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state)
+    app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state, exemplar=exemplar)
+    if state.settings.otlp:
+        from ._otlp import install
+
+        install(app, state.registry, state.settings)
 
 
 @chassis.hookimpl
@@ -154,6 +171,10 @@ def startup(plugin: chassis.PluginContext) -> None:
     state: MetricsState = plugin.state
     if state.port_server is not None:
         state.port_server.start(again=True)
+    if state.settings.otlp:
+        from ._otlp import start
+
+        start(plugin.app)
 
 
 @chassis.hookimpl
@@ -164,15 +185,25 @@ async def shutdown(plugin: chassis.PluginContext) -> None:
 
         # Stopping waits for the server thread's poll loop: not on the event loop.
         await asyncio.to_thread(state.port_server.stop)
+    if state.settings.otlp:
+        from ._otlp import stop
+
+        await stop(plugin.app)
 
 
 @chassis.hookimpl
 def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]] | None:
-    """In multiprocess mode: whether ``PROMETHEUS_MULTIPROC_DIR`` is still writable."""
+    """In multiprocess mode: whether ``PROMETHEUS_MULTIPROC_DIR`` is still writable; with
+    the OTLP push, ``metrics_otlp``."""
     state: MetricsState = plugin.state
+    pushed: dict[str, dict[str, Any]] = {}
+    if state.settings.otlp:
+        from ._otlp import health
+
+        pushed = health(plugin.app)
     path = state.multiprocess_dir
     if path is None:
-        return None
+        return pushed or None
     import os
 
     writable = os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
@@ -183,4 +214,4 @@ def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]] | No
     }
     if state.port_server is not None:
         detail["port"] = state.settings.port
-    return {"metrics": detail}
+    return {"metrics": detail, **pushed}

@@ -5,6 +5,12 @@ from __future__ import annotations
 DETACHED_KEY = "metrics.detached"
 """``app.extras`` key of the PrometheusMetrics handed out while the plugin is not active."""
 
+OTLP_KEY = "metrics.otlp"
+"""``app.extras`` key of the app's OTLP pusher (``CHASSIS_METRICS__OTLP=true``)."""
+
+OTLP_KEY = "metrics.otlp"
+"""``app.extras`` key of the app's OTLP pusher (``CHASSIS_METRICS__OTLP=true``)."""
+
 UNMATCHED_ROUTE = "<unmatched>"
 """The ``route`` label of requests that matched no operation of the spec (404s, Swagger UI)."""
 

@@ -19,6 +19,7 @@ from ._constants import METHOD_LABELS, OTHER_METHOD, UNMATCHED_ROUTE
 from ._exposition import render
 
 if TYPE_CHECKING:
+    from ._exemplars import ExemplarSource
     from ._state import MetricsState
 
 _ALLOWED = b"GET, HEAD"
@@ -27,9 +28,12 @@ _ALLOWED = b"GET, HEAD"
 class MetricsMiddleware:
     """Counts requests by method, route template and status; answers the metrics path."""
 
-    def __init__(self, app: ASGIApp, *, state: MetricsState) -> None:
+    def __init__(
+        self, app: ASGIApp, *, state: MetricsState, exemplar: ExemplarSource | None = None
+    ) -> None:
         self.app = app
         self.state = state
+        self.exemplar = exemplar
         settings = state.settings
         core = state.app.settings
         self.serve_path = settings.path if settings.port is None else None
@@ -86,7 +90,7 @@ class MetricsMiddleware:
     def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
         counter, histogram = self.metrics.children(method, route, status)
         counter.inc()
-        histogram.observe(seconds)
+        histogram.observe(seconds, self.exemplar() if self.exemplar is not None else None)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]

@@ -10,6 +10,8 @@ import chassis
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from pydantic_settings import NoDecode
 
+from ._link_settings import LinkSettings
+
 # prometheus_client's default buckets: 5 ms to 10 s.
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
@@ -32,7 +34,7 @@ Buckets = Annotated[
 ]
 
 
-class MetricsSettings(chassis.PluginSettings):
+class MetricsSettings(chassis.PluginSettings, LinkSettings):
     """Settings of the metrics plugin, under ``settings.metrics`` / ``CHASSIS_METRICS__*``."""
 
     path: str = Field(

@@ -65,6 +65,10 @@ def configure_app(
     # Outermost of the observers: the span covers what every other layer does.
     app.add_middleware(TracingMiddleware, slot="observe", order=0, runtime=tracing)
     _logs.install(section.log_level)
+    if section.export_logs:
+        from . import _log_export
+
+        _log_export.install(app, settings, section)
 
 
 @chassis.hookimpl
@@ -74,10 +78,23 @@ def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]]:
 
 
 @chassis.hookimpl
+def startup(plugin: chassis.PluginContext) -> None:
+    """With ``export_logs``: log records go to the collector while the app runs."""
+    if plugin.settings.export_logs:
+        from . import _log_export
+
+        _log_export.start(plugin.app)
+
+
+@chassis.hookimpl
 async def shutdown(plugin: chassis.PluginContext) -> None:
-    """Flush buffered spans when the server stops."""
+    """Flush buffered spans (and log records) when the server stops."""
     tracing: TracingRuntime = plugin.state
     await tracing.aflush()
+    if plugin.settings.export_logs:
+        from . import _log_export
+
+        await _log_export.shutdown(plugin.app)
 
 
 @chassis.hookimpl
@@ -164,9 +181,15 @@ async def httpx_async_request_hook(request: Any) -> None:
 
 
 def force_flush(app: chassis.BaseApp, timeout: float = 30.0) -> bool:
-    """Export the spans ``app`` has buffered in this process now (tests, scripts, shutdown)."""
+    """Export the spans (and, with ``export_logs``, the log records) ``app`` has buffered in
+    this process now (tests, scripts, shutdown)."""
     tracing = runtime(app)
-    return tracing.force_flush(timeout) if tracing is not None else True
+    flushed = tracing.force_flush(timeout) if tracing is not None else True
+    if tracing is not None and "tracing.log_export" in getattr(app, "extras", {}):
+        from . import _log_export
+
+        flushed = _log_export.force_flush(app, timeout) and flushed
+    return flushed
 
 
 def __getattr__(name: str) -> Any:

@@ -112,8 +112,24 @@ class TracingSettings(PluginSettings):
     schedule_delay: PositiveFloat = Field(
         5.0, description="Seconds between exports of a partial batch."
     )
+    export_logs: bool = Field(
+        False,
+        description="Also send log records over OTLP, with the trace and span ids of the span "
+        "current when they were emitted, to the collector the spans go to (protocol, headers "
+        "and timeout as for spans); needs chassis-tracing[sdk] (or [grpc]).",
+    )
+    logs_level: LogLevel = Field(
+        "INFO",
+        description="Log records from this level are exported (they must also pass their "
+        "logger's level; the root logger's is CHASSIS_LOG_LEVEL).",
+    )
+    logs_endpoint: str | None = Field(
+        None,
+        description="OTLP endpoint of the log records; unset: the spans' endpoint with "
+        "'/v1/logs' (http/protobuf), else OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT.",
+    )
 
-    @field_validator("endpoint")
+    @field_validator("endpoint", "logs_endpoint")
     @classmethod
     def _check_endpoint(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
