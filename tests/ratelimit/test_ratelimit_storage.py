@@ -253,3 +253,24 @@ def test_connections_are_named_and_closed_at_shutdown(
         assert connections() == []
     finally:
         admin.close()
+
+
+def test_scripts_unknown_to_redis_are_loaded_again(
+    make_app: AppMaker, redis_url: str, key_prefix: str
+) -> None:
+    """A restarted or flushed Redis has forgotten the scripts: they are loaded again, and the
+    request is limited as usual (neither unchecked nor an error)."""
+    import chassis_ratelimit
+
+    app = make_app({"storage_url": redis_url, "key_prefix": key_prefix})
+    with app.test_client() as client:
+        first = client.get("/limited")
+        batcher = chassis_ratelimit.get_limiter(app).store._bound.batcher
+        for script in (batcher.scripts.acquire, batcher.scripts.window):
+            script.sha = "0" * 40  # a script Redis does not have, as after SCRIPT FLUSH
+        second = client.get("/limited")
+        ready = client.get("/readyz").json()["checks"]["ratelimit"]
+    assert first.headers["RateLimit"].startswith('"3-per-1m";r=2;')
+    assert second.status_code == 200
+    assert second.headers["RateLimit"].startswith('"3-per-1m";r=1;')
+    assert ready["errors"] == 0

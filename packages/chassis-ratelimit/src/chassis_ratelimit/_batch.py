@@ -154,7 +154,9 @@ class Batcher:
 
 
 def _is_noscript(reply: Any) -> bool:
-    return isinstance(reply, Exception) and "NOSCRIPT" in str(reply)
+    from redis.exceptions import NoScriptError
+
+    return isinstance(reply, NoScriptError)
 
 
 def _checked(reply: Any) -> Any:
