@@ -266,11 +266,33 @@ def test_scripts_unknown_to_redis_are_loaded_again(
     with app.test_client() as client:
         first = client.get("/limited")
         batcher = chassis_ratelimit.get_limiter(app).store._bound.batcher
-        for script in (batcher.scripts.acquire, batcher.scripts.window):
-            script.sha = "0" * 40  # a script Redis does not have, as after SCRIPT FLUSH
+        batcher.script.sha = "0" * 40  # a script Redis does not have, as after SCRIPT FLUSH
         second = client.get("/limited")
         ready = client.get("/readyz").json()["checks"]["ratelimit"]
     assert first.headers["RateLimit"].startswith('"3-per-1m";r=2;')
     assert second.status_code == 200
     assert second.headers["RateLimit"].startswith('"3-per-1m";r=1;')
     assert ready["errors"] == 0
+
+
+def test_counts_in_redis_are_limits_own_moving_window(
+    make_app: AppMaker, redis_url: str, key_prefix: str
+) -> None:
+    """The plugin's calls and the limits package's read and write the same window."""
+    from limits import RateLimitItemPerSecond
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    library = MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=key_prefix))
+    item = RateLimitItemPerSecond(3, 60)  # /limited: {limit: 3, per: 1m}
+    ids = ("GET /limited", "ip:testclient")
+    with make_app({"storage_url": redis_url, "key_prefix": key_prefix}).test_client() as client:
+        assert client.get("/limited").status_code == 200
+        assert library.get_window_stats(item, *ids).remaining == 2
+        assert library.hit(item, *ids)  # the library takes one: one left for the app
+        last = client.get("/limited")
+        refused = client.get("/limited")
+    assert last.status_code == 200
+    assert last.headers["RateLimit"].startswith('"3-per-1m";r=0;')
+    assert refused.status_code == 429
+    assert library.get_window_stats(item, *ids).remaining == 0

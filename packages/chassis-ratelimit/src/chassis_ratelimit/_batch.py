@@ -1,91 +1,98 @@
-"""One Redis round trip for many requests: ``limits``' moving-window scripts, pipelined.
+"""One Redis round trip for many requests, one script call for each.
 
-redis-py's asyncio client spends far more CPU on each call than Redis spends on the script
-(about 4 times the per-command cost of a pipeline), and a request that wants its remaining
-quota for the ``RateLimit`` field needs two scripts: taking an entry, then reading the
-window. So the calls of every request waiting on one event loop go out together: the first
-request to arrive schedules a flush at the end of the loop's turn, and while a pipeline is on
-the wire the requests that arrive meanwhile wait for the next one. An idle service sends one
-request's calls at once; a busy one sends one pipeline per turn, whatever the concurrency.
+redis-py's asyncio client spends far more CPU on each call than Redis spends running it, and
+``limits`` takes two calls for a request that wants its remaining quota (the ``RateLimit``
+field, or ``Retry-After`` on a 429): its moving-window ``acquire`` script, then its window
+script. So:
 
-The scripts, their arguments and the key names are ``limits``' own (its Redis storage for
-redis-py, the ``moving window`` strategy); each script is atomic in Redis, as it is when
-``limits`` runs it. Scripts go by ``EVALSHA`` (redis-py's pipelines would ask ``SCRIPT
-EXISTS`` first, a round trip more each time) and are loaded again after a ``NOSCRIPT`` (a
-restarted or flushed Redis).
+- :data:`TAKE` does both in one script, on ``limits``' own data (a Redis list of timestamps,
+  newest first, trimmed to the limit, under ``limits``' key names): the rules of its
+  ``acquire_moving_window.lua`` followed by the binary search of its ``moving_window.lua``.
+  A key written by one is read by the other, and each call is atomic in Redis.
+- The calls of every request waiting on one event loop go out together: the first request to
+  arrive starts a flush, which runs after the callbacks already queued on the loop, and while
+  a pipeline is on the wire the requests that arrive meanwhile wait for the next one. An idle
+  service sends one request's call at once; a busy one one pipeline per round trip.
+
+Calls go by ``EVALSHA`` (redis-py's pipelines would ask ``SCRIPT EXISTS`` first, a round trip
+more every time); after a ``NOSCRIPT`` (a restarted or flushed Redis) the script is loaded
+again and the batch resent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, NamedTuple
 
+# KEYS[1]: the window. ARGV: now (seconds, a float), limit, expiry (seconds).
+# Returns {1 if an entry was taken else 0, entries in the window, the oldest one's timestamp}.
+TAKE = """
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local start = now - expiry
+local taken = 0
+local last = redis.call('lindex', KEYS[1], limit - 1)
+if not (last and tonumber(last) >= start) then
+  redis.call('lpush', KEYS[1], ARGV[1])
+  redis.call('ltrim', KEYS[1], 0, limit - 1)
+  redis.call('expire', KEYS[1], expiry)
+  taken = 1
+end
+local low, high, found = 0, math.min(redis.call('llen', KEYS[1]), limit) - 1, -1
+while low <= high do
+  local middle = math.floor((low + high) / 2)
+  local value = tonumber(redis.call('lindex', KEYS[1], middle))
+  if value and value >= start then
+    found = middle
+    low = middle + 1
+  else
+    high = middle - 1
+  end
+end
+if found < 0 then return {taken, 0, false} end
+return {taken, found + 1, redis.call('lindex', KEYS[1], found)}
+"""
 
-class Scripts(NamedTuple):
-    """``limits``' moving-window scripts and key naming, taken from its Redis storage."""
 
-    acquire: Any
-    window: Any
-    prefixed_key: Any
+class Taken(NamedTuple):
+    """What :data:`TAKE` answered for one request."""
 
-    @classmethod
-    def of(cls, storage: Any) -> Scripts | None:
-        """The storage's scripts, or ``None`` when this version of ``limits`` keeps them
-        elsewhere (then its public API is used, one call per script)."""
-        bridge = getattr(storage, "bridge", None)
-        acquire = getattr(bridge, "lua_acquire_moving_window", None)
-        window = getattr(bridge, "lua_moving_window", None)
-        prefixed_key = getattr(bridge, "prefixed_key", None)
-        if acquire is None or window is None or prefixed_key is None:
-            return None
-        if not all(
-            hasattr(script, "sha") and hasattr(script, "script") for script in (acquire, window)
-        ):
-            return None
-        return cls(acquire, window, prefixed_key)
+    taken: bool
+    entries: int
+    """Entries in the window, this request's included when taken."""
+    oldest: float | None
+    """The timestamp of the oldest entry in the window (``None``: the window is empty)."""
 
 
-class Call(NamedTuple):
-    key: str
-    limit: int
-    expiry: int
-    acquire: bool
-    stats: bool
-    future: asyncio.Future[tuple[bool, float | None, int | None]]
+class _Call(NamedTuple):
+    key: bytes
+    limit: bytes
+    expiry: bytes
+    future: asyncio.Future[Taken]
 
 
 class Batcher:
-    """Pipelines the moving-window calls of one event loop's requests (see the module)."""
+    """Pipelines the :data:`TAKE` calls of one event loop's requests (see the module)."""
 
-    def __init__(self, client: Any, scripts: Scripts) -> None:
+    def __init__(self, client: Any, prefixed_key: Callable[[str], str]) -> None:
         self.client = client
-        self.scripts = scripts
-        self._pending: list[Call] = []
+        self.prefixed_key = prefixed_key
+        self.script = client.register_script(TAKE)
+        self._pending: list[_Call] = []
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
 
-    async def hit(
-        self, key: str, limit: int, expiry: int, stats: bool
-    ) -> tuple[bool, float | None, int | None]:
+    async def take(self, key: str, limit: int, expiry: int) -> Taken:
         """Take an entry of ``limit`` per ``expiry`` seconds under ``key`` (a ``limits`` key,
-        unprefixed): whether it was taken, and with ``stats`` the window's oldest entry and
-        how many entries it holds, read right after."""
-        return await self._queue(key, limit, expiry, True, stats)
-
-    async def window(
-        self, key: str, limit: int, expiry: int
-    ) -> tuple[bool, float | None, int | None]:
-        """The window's oldest entry and how many entries it holds (``False`` first)."""
-        return await self._queue(key, limit, expiry, False, True)
-
-    async def _queue(
-        self, key: str, limit: int, expiry: int, acquire: bool, stats: bool
-    ) -> tuple[bool, float | None, int | None]:
+        unprefixed) if the window has room, and read the window."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[bool, float | None, int | None]] = loop.create_future()
-        prefixed = self.scripts.prefixed_key(key)
-        self._pending.append(Call(prefixed, limit, expiry, acquire, stats, future))
+        future: asyncio.Future[Taken] = loop.create_future()
+        prefixed = self.prefixed_key(key).encode("utf-8", "surrogateescape")
+        self._pending.append(_Call(prefixed, _integer(limit), _integer(expiry), future))
         if not self._flushing:
             self._flushing = True
             # The task's first step runs after the callbacks already queued: the requests
@@ -107,7 +114,11 @@ class Batcher:
                         raise
                     continue
                 for call, reply in zip(batch, replies, strict=True):
-                    if not call.future.done():
+                    if call.future.done():  # the request went away meanwhile
+                        continue
+                    if isinstance(reply, Exception):
+                        call.future.set_exception(reply)
+                    else:
                         call.future.set_result(reply)
         finally:
             self._flushing = False
@@ -117,49 +128,33 @@ class Batcher:
                         call.future.set_exception(ConnectionError("rate-limit flush stopped"))
                 self._pending = []
 
-    async def _execute(self, batch: list[Call]) -> list[tuple[bool, float | None, int | None]]:
-        replies = await self._send(batch)
-        if any(_is_noscript(reply) for reply in replies):
-            for script in (self.scripts.acquire, self.scripts.window):
-                script.sha = await self.client.script_load(script.script)
-            replies = await self._send(batch)
-        results: list[tuple[bool, float | None, int | None]] = []
-        position = 0
-        for call in batch:
-            acquired = False
-            if call.acquire:
-                acquired = _checked(replies[position])
-                position += 1
-            oldest: float | None = None
-            count: int | None = None
-            if call.stats:
-                window = _checked(replies[position])
-                position += 1
-                oldest, count = (float(window[0]), int(window[1])) if window else (None, 0)
-            results.append((bool(acquired), oldest, count))
-        return results
+    async def _execute(self, batch: list[_Call]) -> list[Taken | Exception]:
+        from redis.exceptions import NoScriptError
 
-    async def _send(self, batch: list[Call]) -> list[Any]:
-        now = time.time()
-        acquire, window = self.scripts.acquire.sha, self.scripts.window.sha
+        replies = await self._send(batch)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            self.script.sha = await self.client.script_load(TAKE)
+            replies = await self._send(batch)
+        return [
+            reply
+            if isinstance(reply, Exception)
+            else Taken(
+                bool(reply[0]), int(reply[1]), float(reply[2]) if reply[2] is not None else None
+            )
+            for reply in replies
+        ]
+
+    async def _send(self, batch: list[_Call]) -> list[Any]:
+        # Arguments as bytes: redis-py packs them as they are, without encoding each one.
+        stamp = repr(time.time()).encode()
+        sha = self.script.sha.encode()
         pipe = self.client.pipeline(transaction=False)
         for call in batch:
-            # The arguments limits' own acquire_entry and get_moving_window send.
-            if call.acquire:
-                pipe.evalsha(acquire, 1, call.key, now, call.limit, call.expiry, 1)
-            if call.stats:
-                pipe.evalsha(window, 1, call.key, now - call.expiry, call.limit)
+            pipe.evalsha(sha, 1, call.key, stamp, call.limit, call.expiry)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
         return replies
 
 
-def _is_noscript(reply: Any) -> bool:
-    from redis.exceptions import NoScriptError
-
-    return isinstance(reply, NoScriptError)
-
-
-def _checked(reply: Any) -> Any:
-    if isinstance(reply, Exception):
-        raise reply
-    return reply
+@lru_cache(maxsize=256)
+def _integer(value: int) -> bytes:
+    return str(value).encode()

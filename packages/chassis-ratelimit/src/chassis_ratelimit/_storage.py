@@ -4,9 +4,10 @@
   they run directly on the event loop (no ``await``, no thread), and they hold no object bound
   to an event loop: one storage serves every loop a process runs (a test client without
   ``with`` runs each request on a loop of its own).
-- ``redis://``: ``limits.aio``'s ``RedisStorage`` on redis-py's asyncio client: the moving
-  window is one Lua script, atomic in Redis, so every worker and replica shares one count.
-  A client belongs to one event loop; a new loop gets its own.
+- ``redis://``: ``limits.aio``'s ``RedisStorage`` on redis-py's asyncio client, its moving
+  window taken and read in one script call per request, pipelined with the other requests'
+  (``_batch``): atomic in Redis, so every worker and replica shares one count. A client
+  belongs to one event loop; a new loop gets its own.
 
 A failed call to Redis raises :class:`StorageUnavailable`; calls are then skipped (raising at
 once) for ``retry_interval`` seconds, after which the next request tries again: the limiter
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 import chassis
 from limits import RateLimitItem
 
-from ._batch import Batcher, Scripts
+from ._batch import Batcher
 
 logger = logging.getLogger("chassis.ratelimit")
 
@@ -179,13 +180,14 @@ class RedisStore:
                 connection_pool=pool,  # type: ignore[arg-type]  # typed too narrowly
             )
             client = Redis(connection_pool=pool)
-            scripts = Scripts.of(storage)
+            # limits' key names (its prefix and separator), for the batched calls.
+            prefixed_key = getattr(getattr(storage, "bridge", None), "prefixed_key", None)
             bound = self._bound = _Bound(
                 loop,
                 pool,
                 client,
                 MovingWindowRateLimiter(storage),
-                Batcher(client, scripts) if scripts is not None else None,
+                Batcher(client, prefixed_key) if prefixed_key is not None else None,
             )
         return bound
 
@@ -212,15 +214,12 @@ class RedisStore:
     async def _batched(
         batcher: Batcher, item: RateLimitItem, ids: tuple[str, ...], stats: bool
     ) -> Hit:
-        key, limit, expiry = item.key_for(*ids), item.amount, item.get_expiry()
-        allowed, oldest, count = await batcher.hit(key, limit, expiry, stats)
-        if not stats:
-            if allowed:
-                return Hit(True, None, None)
-            # Refused: how long until an entry frees up, for Retry-After.
-            _, oldest, count = await batcher.window(key, limit, expiry)
-        start = oldest if oldest is not None else time.time()
-        return Hit(allowed, max(0, limit - (count or 0)), _seconds_until(start + expiry))
+        limit, expiry = item.amount, item.get_expiry()
+        taken = await batcher.take(item.key_for(*ids), limit, expiry)
+        if not stats and taken.taken:
+            return Hit(True, None, None)
+        start = taken.oldest if taken.oldest is not None else time.time()
+        return Hit(taken.taken, max(0, limit - taken.entries), _seconds_until(start + expiry))
 
     @staticmethod
     async def _one_by_one(
