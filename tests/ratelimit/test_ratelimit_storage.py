@@ -296,3 +296,33 @@ def test_counts_in_redis_are_limits_own_moving_window(
     assert last.headers["RateLimit"].startswith('"3-per-1m";r=0;')
     assert refused.status_code == 429
     assert library.get_window_stats(item, *ids).remaining == 0
+
+
+def test_a_redis_that_never_answers_costs_one_time_out(make_app: AppMaker) -> None:
+    """A black hole (connections accepted, nothing answered): the request waits
+    storage_timeout once, then is served unchecked; later ones do not wait at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    try:
+        app = make_app(
+            {
+                "storage_url": f"redis://127.0.0.1:{port}/0",
+                "storage_timeout": 0.3,
+                "retry_interval": 30,
+            }
+        )
+        with app.test_client() as client:
+            started = time.monotonic()
+            first = client.get("/limited")
+            waited = time.monotonic() - started
+            started = time.monotonic()
+            later = [client.get("/limited").status_code for _ in range(3)]
+            later_waited = time.monotonic() - started
+    finally:
+        listener.close()
+    assert first.status_code == 200
+    assert 0.25 <= waited < 2.0
+    assert later == [200, 200, 200]
+    assert later_waited < 0.25
