@@ -9,10 +9,11 @@ script. So:
   newest first, trimmed to the limit, under ``limits``' key names): the rules of its
   ``acquire_moving_window.lua`` followed by the binary search of its ``moving_window.lua``.
   A key written by one is read by the other, and each call is atomic in Redis.
-- The calls of every request waiting on one event loop go out together: the first request to
-  arrive starts a flush, which runs after the callbacks already queued on the loop, and while
-  a pipeline is on the wire the requests that arrive meanwhile wait for the next one. An idle
-  service sends one request's call at once; a busy one one pipeline per round trip.
+- The calls of the requests waiting on one event loop go out together: a request that finds
+  nothing on the wire sends, itself, at the end of the loop's turn, with the calls of the
+  requests that turn handled; the requests that arrive while a round
+  trip is on the wire wait for it and go together in the next one. An idle service makes one
+  plain call per request; a busy one one pipeline per round trip, whatever the concurrency.
 
 Calls go by ``EVALSHA`` (redis-py's pipelines would ask ``SCRIPT EXISTS`` first, a round trip
 more every time); after a ``NOSCRIPT`` (a restarted or flushed Redis) the script is loaded
@@ -100,33 +101,25 @@ class Batcher:
         future: asyncio.Future[Taken] = loop.create_future()
         prefixed = self.prefixed_key(key).encode("utf-8", "surrogateescape")
         self._pending.append(_Call(prefixed, _integer(limit), _integer(expiry), future))
-        if not self._flushing:
-            self._flushing = True
-            # The task's first step runs after the callbacks already queued: the requests
-            # this loop turn handles join the same pipeline.
-            self._task = loop.create_task(self._flush())
-        return await future
+        if self._flushing:  # a round trip is on the wire: this call goes with the next one
+            return await future
+        # Nobody is sending: this request sends, itself (no task), once the requests this loop
+        # turn is handling have queued their calls too.
+        self._flushing = True
+        try:
+            await asyncio.sleep(0)
+            await self._send_pending()
+        finally:
+            if self._pending:  # arrived meanwhile: a task sends them, and any after them
+                self._task = loop.create_task(self._flush())
+            else:
+                self._flushing = False
+        return future.result()
 
     async def _flush(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    replies = await within(self.timeout, self._execute(batch))
-                except BaseException as error:
-                    for call in batch:
-                        if not call.future.done():
-                            call.future.set_exception(error)
-                    if isinstance(error, asyncio.CancelledError):
-                        raise
-                    continue
-                for call, reply in zip(batch, replies, strict=True):
-                    if call.future.done():  # the request went away meanwhile
-                        continue
-                    if isinstance(reply, Exception):
-                        call.future.set_exception(reply)
-                    else:
-                        call.future.set_result(reply)
+                await self._send_pending()
         finally:
             self._flushing = False
             if self._pending:  # arrived while cancelled: never leave a request waiting
@@ -134,6 +127,26 @@ class Batcher:
                     if not call.future.done():
                         call.future.set_exception(ConnectionError("rate-limit flush stopped"))
                 self._pending = []
+
+    async def _send_pending(self) -> None:
+        """One round trip for every call waiting; each call's future gets its answer."""
+        batch, self._pending = self._pending, []
+        try:
+            replies = await within(self.timeout, self._execute(batch))
+        except BaseException as error:
+            for call in batch:
+                if not call.future.done():
+                    call.future.set_exception(error)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for call, reply in zip(batch, replies, strict=True):
+            if call.future.done():  # the request went away meanwhile
+                continue
+            if isinstance(reply, Exception):
+                call.future.set_exception(reply)
+            else:
+                call.future.set_result(reply)
 
     async def _execute(self, batch: list[_Call]) -> list[Taken | Exception]:
         replies = await self._send(batch)
