@@ -85,7 +85,7 @@ class RateLimitSettings(chassis.PluginSettings):
     headers: bool = Field(
         True,
         description="RateLimit and RateLimit-Policy on allowed responses too (a 429 always "
-        "has them). Off: one Redis round trip less per allowed request.",
+        "has them).",
     )
     fail_open: bool = Field(
         True,
