@@ -326,3 +326,24 @@ def test_a_redis_that_never_answers_costs_one_time_out(make_app: AppMaker) -> No
     assert 0.25 <= waited < 2.0
     assert later == [200, 200, 200]
     assert later_waited < 0.25
+
+
+def test_concurrent_requests_get_exactly_the_limit(
+    make_app: AppMaker, storage: dict[str, Any]
+) -> None:
+    """40 requests at once from 8 threads (their Redis calls pipelined together): exactly
+    the limit is served, each refusal is a 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app({**storage, "overrides": {"GET /open": "10/minute"}})
+    with app.test_client() as client, ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: client.get("/open"), range(40)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 10 + [429] * 30
+    remaining = sorted(
+        int(response.headers["RateLimit"].split(";r=")[1].split(";")[0])
+        for response in responses
+        if response.status_code == 200
+    )
+    assert remaining == list(range(10))  # each allowed request saw its own place
+    assert ratelimit_views.calls["open"] == 10
