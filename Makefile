@@ -30,10 +30,12 @@ run: install
 
 ## A wheel and an sdist of every package under packages/, in $(DIST)/:
 ## pip install --find-links dist chassis-core chassis-metrics 'chassis-tracing[sdk]'
+## and $(DIST)/build-info.json (commit, time) for GET /info: CHASSIS_INFO__BUILD_FILE.
 dist: $(UV)
 	@for package in $(DIST_PACKAGES); do \
 		$(UV) build --no-sources --out-dir $(DIST) $$package || exit 1; \
 	done
+	sh deploy/build-info.sh $(DIST)/build-info.json
 
 ## Lint, type-check and run every test.
 test: lint typecheck pytest
@@ -56,7 +58,7 @@ pytest: install
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## Issue 14's async-app benchmark (bench/bench_async.py) against FastAPI and its add-ons: first
+## The async-app benchmark (bench/bench_async.py) against FastAPI and its add-ons: first
 ## installs the benchmark-only dependency group "bench", which `make install` and `make test`
 ## never install (the next full sync, after a pyproject change, removes it again).
 ## Short run: make bench-async BENCH_ARGS="--duration 2 --rounds 1"

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ def chassis_app() -> Any:
     return app
 
 
-# -- the async-app benchmark (issue 14, bench/bench_async.py) ----------------------------------
+# -- the async-app benchmark (bench/bench_async.py) ----------------------------------
 #
 # One spec for every Connexion-based app, built here rather than in spec.yaml: the list route
 # goes up to 1,000 items, the handlers are the sync ones (chassis.App) or their async def twins
@@ -141,35 +140,11 @@ def chassis_plugins() -> Any:
     return app
 
 
-def chassis_async_class() -> Any:
-    """``chassis.AsyncApp``, or ``None`` while it does not exist (issue 14).
-
-    ``$BENCH_CHASSIS_ASYNC_APP`` (``module:Class``) names another class to measure in its
-    place, such as a work-in-progress one not yet exported from ``chassis``.
-    """
-    import importlib
-
-    candidate = os.environ.get("BENCH_CHASSIS_ASYNC_APP")
-    if candidate:
-        module, _, name = candidate.partition(":")
-        return getattr(importlib.import_module(module), name)
-    import chassis
-
-    return getattr(chassis, "AsyncApp", None)
-
-
-def _require_chassis_async() -> Any:
-    cls = chassis_async_class()
-    if cls is None:
-        raise RuntimeError(
-            "chassis.AsyncApp does not exist yet (issue 14): this app factory runs once it does"
-        )
-    return cls
-
-
 def chassis_async() -> Any:
     """``chassis.AsyncApp``, ``async def`` handlers; ``CHASSIS_PLUGINS=""`` for no plugins."""
-    app = _require_chassis_async()(__name__)
+    import chassis
+
+    app = chassis.AsyncApp(__name__)
     app.add_api(async_spec(handlers="async"))
     return app
 
@@ -177,6 +152,8 @@ def chassis_async() -> Any:
 def chassis_async_plugins() -> Any:
     """``chassis.AsyncApp``, ``async def`` handlers, the secured spec; plugins as
     :func:`chassis_plugins` (from ``CHASSIS_*``)."""
-    app = _require_chassis_async()(__name__)
+    import chassis
+
+    app = chassis.AsyncApp(__name__)
     app.add_api(async_spec(handlers="async", secure=True))
     return app

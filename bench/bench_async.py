@@ -1,4 +1,4 @@
-"""Issue 14: chassis.AsyncApp against bare connexion.AsyncApp, FastAPI and chassis.App.
+"""chassis.AsyncApp against bare connexion.AsyncApp, FastAPI and chassis.App.
 
     make bench-async BENCH_ARGS="--duration 4 --rounds 3"
     # or, once the bench group is installed (uv sync --all-packages --all-extras --group bench):
@@ -32,7 +32,7 @@ apps with every feature on, the list route comes back compressed, ``/metrics`` c
 requests, a request without a token gets 401, ``X-Request-ID`` is echoed, and spans reach
 the receiver. A failed check stops the run: a comparison is only fair if both sides do the work.
 
-Targets of issue 14, all on ratios from the same run ("CPU": the server's CPU time per
+The targets, all on ratios from the same run ("CPU": the server's CPU time per
 request; x = how many times better the first app is), judged on the item route and the list
 of 100 (other list sizes are shown for information):
 
@@ -41,7 +41,6 @@ of 100 (other list sizes are shown for information):
   chassis.AsyncApp vs FastAPI + add-ons, every plugin  CPU                  >= 1.5
   chassis.AsyncApp vs chassis.App, every plugin        CPU                  >= 2.0
 
-Targets that need chassis.AsyncApp are reported as not evaluated while it does not exist.
 Exit status: 0 when every check passed, no request failed and every evaluated target was met.
 """
 
@@ -71,7 +70,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.apps import EVERY_PLUGIN, chassis_async_class
+from bench.apps import EVERY_PLUGIN
 from bench.harness import Result, Scenario, Server, run
 
 COMMON = {"CHASSIS_LOG_LEVEL": "WARNING", "CHASSIS_SERVICE_NAME": "bench"}
@@ -98,7 +97,6 @@ class App:
     full: bool = False
     """Every feature on (tracing, metrics, compression, request ids, auth): checked as such."""
     fastapi: bool = False
-    chassis_async: bool = False
 
 
 APPS = {
@@ -113,13 +111,12 @@ APPS = {
             full=True,
             fastapi=True,
         ),
-        App("chassis-async", "chassis.AsyncApp", "bench.apps:chassis_async", chassis_async=True),
+        App("chassis-async", "chassis.AsyncApp", "bench.apps:chassis_async"),
         App(
             "chassis-async-plugins",
             "chassis.AsyncApp, every plugin",
             "bench.apps:chassis_async_plugins",
             full=True,
-            chassis_async=True,
         ),
         App(
             "chassis-app-plugins",
@@ -431,10 +428,6 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _class_name(cls: Any) -> str | None:
-    return None if cls is None else f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _versions() -> dict[str, str]:
     versions = {}
     for name in (
@@ -589,18 +582,6 @@ def main() -> int:
     args = parser.parse_args()
 
     keys = list(dict.fromkeys(args.apps))
-    skipped: list[str] = []
-    if chassis_async_class() is None:
-        for key in [k for k in keys if APPS[k].chassis_async]:
-            keys.remove(key)
-            skipped.append(APPS[key].label)
-        if skipped:
-            print(
-                f"skipped {' and '.join(repr(s) for s in skipped)}: chassis.AsyncApp does not "
-                "exist yet (issue 14); they run as soon as it does (or set "
-                "BENCH_CHASSIS_ASYNC_APP=module:Class to measure a class in its place)",
-                file=sys.stderr,
-            )
     if any(APPS[key].fastapi for key in keys):
         missing = [name for name in BENCH_GROUP if not _installed(name)]
         if missing:
@@ -678,8 +659,6 @@ def main() -> int:
     _summary(routes, apps, results)
     ratios, met = _ratios(routes, present, results)
     ok &= met
-    if skipped:
-        print(f"\nnot run: {', '.join(skipped)} (chassis.AsyncApp does not exist yet)")
     print("\nall evaluated targets met" if ok else "\nSOME TARGETS MISSED OR REQUESTS FAILED")
 
     if args.json:
@@ -701,8 +680,6 @@ def main() -> int:
                 "optimizer_memo": args.optimizer_memo,
             },
             "apps": {app.label: app.target for app in apps},
-            "chassis_async_class": _class_name(chassis_async_class()),
-            "skipped": skipped,
             "wire_bytes": checker.wire_bytes,
             "routes": {
                 route.label: {

@@ -46,7 +46,7 @@ CODINGS = ("zstd", "br", "gzip")
 
 BASE_ENV = {
     "CHASSIS_LOG_LEVEL": "WARNING",
-    "CHASSIS_DIRECTMAIL__DATABASE_URL": DATABASE,
+    "CHASSIS_SQLALCHEMY__URL": DATABASE,
 }
 OPTIMIZER = {**BASE_ENV, "CHASSIS_PLUGINS": "optimizer"}
 UNCACHED = {**OPTIMIZER, "CHASSIS_OPTIMIZER__CACHE_ENABLED": "false"}
@@ -65,9 +65,10 @@ def flask_compress_app() -> Any:
 
 
 def _seed() -> None:
-    from directmail.db import connect
+    from chassis_sqlalchemy.testing import migrate
+    from directmail.service import MIGRATIONS
 
-    connect(DATABASE, 500).dispose()
+    migrate(DATABASE, MIGRATIONS)
 
 
 def _sizes() -> dict[str, dict[str, int]]:
@@ -75,7 +76,7 @@ def _sizes() -> dict[str, dict[str, int]]:
     from directmail.service import create_app
     from flask_compress import Compress
 
-    common = {"log_level": "WARNING", "directmail": {"database_url": DATABASE}}
+    common = {"log_level": "WARNING", "sqlalchemy": {"url": DATABASE}}
     optimizer = create_app(settings={**common, "plugins": ["optimizer"]})
     flask = create_app(settings={**common, "plugins": []})
     Compress(flask.app)
@@ -98,7 +99,7 @@ def _levels() -> None:
     from directmail.service import create_app
 
     app = create_app(
-        settings={"plugins": [], "log_level": "WARNING", "directmail": {"database_url": DATABASE}}
+        settings={"plugins": [], "log_level": "WARNING", "sqlalchemy": {"url": DATABASE}}
     )
     with app.test_client() as client:
         body = client.get(PATH, headers={"Accept-Encoding": "identity"}).content

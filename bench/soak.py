@@ -160,7 +160,7 @@ def main() -> int:
         "CHASSIS_PLUGINS": "tracing,metrics,optimizer,pagination,auth",
         "CHASSIS_SERVICE_NAME": "directmail",
         "CHASSIS_LOG_LEVEL": "WARNING",
-        "CHASSIS_DIRECTMAIL__DATABASE_URL": f"sqlite:///{workdir / 'directmail.db'}",
+        "CHASSIS_SQLALCHEMY__URL": f"sqlite:///{workdir / 'directmail.db'}",
         "CHASSIS_TRACING__ENDPOINT": receiver.url,
         "CHASSIS_OPTIMIZER__CACHE_ALL": "true",
         "CHASSIS_OPTIMIZER__CACHE_TTL": "5",

@@ -9,6 +9,10 @@ variable                         default                     meaning
 ===============================  ==========================  =====================================
 ``GUNICORN_BIND``                ``0.0.0.0:$PORT``           address(es) to listen on (``PORT``
                                                              defaults to 8080)
+``CHASSIS_MANAGEMENT__PORT``     none                        (the kernel's) also listen on this
+                                                             port, which alone serves probes,
+                                                             /metrics, /info, /loggers
+``GUNICORN_MANAGEMENT_BIND``     ``0.0.0.0:$CHASSIS_MAN...`` the management port's address
 ``GUNICORN_WORKERS``             ``WEB_CONCURRENCY`` or 2    worker processes
 ``GUNICORN_TIMEOUT``             30                          seconds a worker's event loop may
                                                              stay blocked before it is killed
@@ -101,7 +105,14 @@ class ChassisUvicornWorker(UvicornWorker):
 
 # -- server socket and workers -------------------------------------------------------------
 
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
+bind: str | list[str] = (
+    os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT') or '8080'}"
+)
+# The management port: every worker listens on it too, and the app serves the probes,
+# /metrics, /info and /loggers only to connections made to it (and the API only elsewhere).
+MANAGEMENT_PORT = os.environ.get("CHASSIS_MANAGEMENT__PORT", "").strip()
+if MANAGEMENT_PORT:
+    bind = [bind, os.environ.get("GUNICORN_MANAGEMENT_BIND") or f"0.0.0.0:{MANAGEMENT_PORT}"]
 workers = int(_number("GUNICORN_WORKERS", _number("WEB_CONCURRENCY", 2)))
 worker_class = ChassisUvicornWorker
 timeout = int(_number("GUNICORN_TIMEOUT", 30))

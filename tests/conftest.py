@@ -62,6 +62,12 @@ def app_class(request: pytest.FixtureRequest) -> type[chassis.BaseApp]:
     return cls
 
 
+@pytest.fixture
+def chassis_app_class(app_class: type[chassis.BaseApp]) -> type[chassis.BaseApp]:
+    """The testing kit's ``make_chassis_app`` builds both classes in every package's tests."""
+    return app_class
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``flask_only`` (Flask views, Flask's JSON provider) run on chassis.App
     alone: their AsyncApp variants are deselected, not skipped."""

@@ -150,9 +150,10 @@ def test_invalid_settings_are_a_clear_error_not_a_traceback(clean_env, monkeypat
     assert "Traceback" not in err
 
 
-def test_run_serves_an_app(tmp_path):
+def test_run_serves_an_app(tmp_path, app_class):
     (tmp_path / "cli_service.py").write_text(
-        "import chassis\napp = chassis.App(__name__, settings={'service_name': 'cli-svc'})\n"
+        "import chassis\n"
+        f"app = chassis.{app_class.__name__}(__name__, settings={{'service_name': 'cli-svc'}})\n"
     )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}

@@ -84,7 +84,7 @@ def example_app(database_url: str, settings: Mapping[str, Any] | None = None) ->
         "plugins": [],
         "log_level": "WARNING",
         "tracing": {"exporter": "none"},
-        "directmail": {"database_url": database_url},
+        "sqlalchemy": {"url": database_url},
     }
     for key, value in (settings or {}).items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):

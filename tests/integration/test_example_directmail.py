@@ -1,4 +1,5 @@
-"""The directmail example service, built from its own factory with its own plugin."""
+"""The directmail example service, built from its own factory with its own plugin: as a
+chassis.App (sync handlers) and a chassis.AsyncApp (async handlers on aiosqlite)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from directmail.service import create_app
 
 
 @pytest.fixture
-def client(make_chassis_app, tmp_path):
+def client(make_chassis_app, tmp_path, app_class):
     make_chassis_app()  # clears CHASSIS_* from the environment
     app = create_app(
-        settings={"plugins": [], "directmail": {"database_url": f"sqlite:///{tmp_path / 'dm.db'}"}}
+        settings={"plugins": [], "sqlalchemy": {"url": f"sqlite:///{tmp_path / 'dm.db'}"}},
+        app_class=app_class,
     )
     with app.test_client() as client:
         yield client

@@ -92,6 +92,19 @@ def _image_env() -> dict[str, str]:
     return env
 
 
+def _build_info(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """``env`` with the image's build-info file made here, by the script the image runs."""
+    path = tmp_path / "build-info.json"
+    subprocess.run(
+        ["sh", str(DEPLOY / "build-info.sh"), str(path)],
+        env=clean_env({"GIT_COMMIT": "0123abc", "BUILD_TIME": "2026-12-01T00:00:00Z"}),
+        check=True,
+        timeout=30,
+    )
+    assert _image_env()["CHASSIS_INFO__BUILD_FILE"] == "/opt/venv/build-info.json"
+    return {**env, "CHASSIS_INFO__BUILD_FILE": str(path)}
+
+
 def test_every_manifest_is_a_known_kind_and_kustomize_lists_them_all() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     listed = set(kustomization["resources"])
@@ -117,25 +130,34 @@ def test_probes_ports_and_service_match_the_service_settings() -> None:
 
     health = chassis.HealthSettings()
     container = _container()
-    (port,) = container["ports"]
+    port, management = container["ports"]
     assert port["name"] == "http"
     assert port["containerPort"] == int(_image_env()["PORT"]) == 8080
     assert re.search(r"^EXPOSE 8080$", _dockerfile(), re.M)
+    # Probes and metrics on the management port, which the Service does not expose.
+    assert management["name"] == "management"
+    assert management["containerPort"] == int(_configmap()["CHASSIS_MANAGEMENT__PORT"])
 
-    probes = {k: container[k]["httpGet"] for k in ("startupProbe", "livenessProbe")}
-    assert all(p == {"path": health.liveness_path, "port": "http"} for p in probes.values())
+    assert container["startupProbe"]["httpGet"] == {
+        "path": health.startup_path,
+        "port": "management",
+    }
+    assert container["livenessProbe"]["httpGet"] == {
+        "path": health.liveness_path,
+        "port": "management",
+    }
     readiness = container["readinessProbe"]
-    assert readiness["httpGet"] == {"path": health.readiness_path, "port": "http"}
+    assert readiness["httpGet"] == {"path": health.readiness_path, "port": "management"}
     # The probe waits longer than every check may take.
     assert readiness["timeoutSeconds"] > float(_configmap()["CHASSIS_HEALTH__TIMEOUT"])
 
     service = _find("Service", "directmail")
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "directmail"}
-    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     labels = _find("Deployment", "directmail")["spec"]["template"]["metadata"]["labels"]
     assert labels.items() >= service["spec"]["selector"].items()
     annotations = _find("Deployment", "directmail")["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["prometheus.io/port"] == _configmap()["CHASSIS_MANAGEMENT__PORT"]
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
@@ -160,7 +182,7 @@ def test_pods_run_as_the_images_non_root_user_on_a_read_only_root() -> None:
     writable = mount["mountPath"].rstrip("/") + "/"
     assert _configmap()["PROMETHEUS_MULTIPROC_DIR"].startswith(writable)
     assert _image_env()["PROMETHEUS_MULTIPROC_DIR"].startswith(writable)
-    assert _image_env()["CHASSIS_DIRECTMAIL__DATABASE_URL"].startswith(f"sqlite:///{writable}")
+    assert _image_env()["CHASSIS_SQLALCHEMY__URL"].startswith(f"sqlite:///{writable}")
 
     resources = container["resources"]
     assert set(resources["requests"]) == {"cpu", "memory"}
@@ -201,7 +223,7 @@ def test_termination_grace_covers_the_drain_and_the_in_flight_requests() -> None
     assert computed["grace"] == grace
     assert computed["graceful_timeout"] >= drain + grace
     assert computed["workers"] == int(config["GUNICORN_WORKERS"])
-    assert computed["bind"] == "0.0.0.0:8080"
+    assert computed["bind"] == ["0.0.0.0:8080", "0.0.0.0:9090"]
     assert computed["control_socket_disable"] is True
     pod = _find("Deployment", "directmail")["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] > computed["graceful_timeout"]
@@ -220,8 +242,8 @@ def test_gunicorn_defaults_without_settings() -> None:
 
 def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> None:
     """Every CHASSIS_* of the image, the ConfigMap and the Secret is a valid setting."""
-    env = {**_image_env(), **_configmap(), **_secret()}
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{tmp_path / 'dm.db'}"
+    env = _build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path)
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{tmp_path / 'dm.db'}"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)  # gunicorn's on_starting makes it
     code = textwrap.dedent(
         """
@@ -246,7 +268,7 @@ def test_the_configmap_and_image_settings_start_the_service(tmp_path: Path) -> N
     )
     assert output.returncode == 0, output.stderr[-3000:]
     built = json.loads(output.stdout.strip().splitlines()[-1])
-    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "directmail"]
+    assert built["plugins"] == [*env["CHASSIS_PLUGINS"].split(","), "sqlalchemy", "directmail"]
     settings = built["settings"]
     assert settings["service_name"] == "directmail"
     assert settings["max_body_bytes"] == int(env["CHASSIS_MAX_BODY_BYTES"])
@@ -269,14 +291,16 @@ def test_the_init_container_validates_settings_and_seeds_the_database_once(
     assert init["envFrom"] == container["envFrom"]
     assert init["volumeMounts"] == container["volumeMounts"]
     assert init["securityContext"]["readOnlyRootFilesystem"] is True
-    env = {**_image_env(), **_configmap(), **_secret()}
+    env = _build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path)
     env.update({item["name"]: item["value"] for item in init["env"]})
     database = tmp_path / "directmail.db"
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{database}"
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{database}"
     command = init["command"]
-    assert command[0] == "python"
+    # `chassis db upgrade`: the app is built (every setting validated), then migrated.
+    assert command[:3] == ["chassis", "db", "upgrade"]
+    chassis_command = [str(Path(sys.executable).parent / "chassis"), *command[1:]]
     done = subprocess.run(
-        [sys.executable, *command[1:]],
+        chassis_command,
         cwd=tmp_path,
         env=clean_env(env),
         capture_output=True,
@@ -289,10 +313,11 @@ def test_the_init_container_validates_settings_and_seeds_the_database_once(
 
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT count(*) FROM premises").fetchone() == (500,)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
     # A setting with a typo stops the pod in its init container, naming the variable.
     env["CHASSIS_OPTIMIZER__CACHE_TTLL"] = "60"
     failed = subprocess.run(
-        [sys.executable, *command[1:]],
+        chassis_command,
         cwd=tmp_path,
         env=clean_env(env),
         capture_output=True,
@@ -360,10 +385,13 @@ class Gunicorn:
     ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # The ConfigMap's management port, on a free port of this machine.
+        self.management_port = free_port()
+        self.management = f"http://127.0.0.1:{self.management_port}"
         self.log = tmp_path / f"gunicorn-{self.port}.log"
         database = tmp_path / "directmail.db"
-        if "CHASSIS_DIRECTMAIL__DATABASE_URL" not in env:
-            env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{database}"
+        if "CHASSIS_SQLALCHEMY__URL" not in env:
+            env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{database}"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -373,12 +401,19 @@ class Gunicorn:
                     app,
                 ],
                 cwd=tmp_path,
-                env=clean_env({**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}"}),
+                env=clean_env(
+                    {
+                        **env,
+                        "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                        "CHASSIS_MANAGEMENT__PORT": str(self.management_port),
+                        "GUNICORN_MANAGEMENT_BIND": f"127.0.0.1:{self.management_port}",
+                    }
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         try:
-            wait_until_serving(f"{self.base}/healthz", self.process, timeout=60)
+            wait_until_serving(f"{self.management}/healthz", self.process, timeout=60)
             deadline = time.monotonic() + 30
             workers = int(env.get("GUNICORN_WORKERS", "2"))
             while len(_children(self.process.pid)) < workers:
@@ -397,18 +432,17 @@ class Gunicorn:
 
 def _local_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     """The ConfigMap's settings, pointed at this machine's dependencies."""
-    from directmail.db import connect
+    from chassis_sqlalchemy.testing import migrate
+    from directmail.service import MIGRATIONS
 
     database = f"sqlite:///{tmp_path / 'directmail.db'}"
-    connect(database, 500).dispose()  # seeded once, before the workers start
+    migrate(database, MIGRATIONS)  # once, before the workers start, as the init container
     prom = tmp_path / "prom"
     prom.mkdir(exist_ok=True)
     (prom / "counter_99999.db").write_bytes(b"left by a previous run")
     return {
-        **_image_env(),
-        **_configmap(),
-        **_secret(),
-        "CHASSIS_DIRECTMAIL__DATABASE_URL": database,
+        **_build_info({**_image_env(), **_configmap(), **_secret()}, tmp_path),
+        "CHASSIS_SQLALCHEMY__URL": database,
         "CHASSIS_LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(prom),
         "CHASSIS_SHUTDOWN__DRAIN_SECONDS": "1",
@@ -446,9 +480,9 @@ def test_gunicorn_serves_the_example_with_two_workers_and_every_plugin(
         assert not (tmp_path / "prom" / "counter_99999.db").exists(), "stale metrics cleared"
         assert len(_children(server.process.pid)) == 2
 
-        live = httpx.get(f"{server.base}/healthz").json()
+        live = httpx.get(f"{server.management}/healthz").json()
         assert live == {"status": "up", "service": "directmail", "version": "0.1.0"}
-        ready = httpx.get(f"{server.base}/readyz")
+        ready = httpx.get(f"{server.management}/readyz")
         assert ready.status_code == 200, ready.text
         checks = ready.json()["checks"]
         assert checks["database"]["status"] == "up"
@@ -457,10 +491,16 @@ def test_gunicorn_serves_the_example_with_two_workers_and_every_plugin(
         assert checks["metrics"]["multiprocess_dir"] == str(tmp_path / "prom")
         assert checks["tracing"]["exporter"] == "otlp"
         assert "jwks" not in checks  # auth loaded, no issuer configured: nothing to check
+        # The management port alone serves probes, /metrics and /info (with the build).
+        for path in ("/healthz", "/readyz", "/metrics", "/info"):
+            assert httpx.get(f"{server.base}{path}").status_code == 404, path
+        info = httpx.get(f"{server.management}/info").json()
+        assert info["build"] == {"commit": "0123abc", "time": "2026-12-01T00:00:00Z"}
+        assert info["plugins"]["metrics"]["distribution"] == "chassis-metrics"
 
         # New connections, so that both workers answer.
-        def get(path: str) -> httpx.Response:
-            return httpx.get(f"{server.base}{path}", headers={"Connection": "close"})
+        def get(path: str, base: str = server.base) -> httpx.Response:
+            return httpx.get(f"{base}{path}", headers={"Connection": "close"})
 
         responses = [get(f"/premises/{n}") for n in range(1, 41)]
         assert {r.status_code for r in responses} == {200}
@@ -469,7 +509,7 @@ def test_gunicorn_serves_the_example_with_two_workers_and_every_plugin(
         assert "hit" in get("/premises/3").headers["cache-status"]
 
         for _ in range(4):
-            metrics = get("/metrics").text
+            metrics = get("/metrics", server.management).text
             total = sum(
                 float(line.rsplit(" ", 1)[1])
                 for line in metrics.splitlines()
@@ -557,7 +597,7 @@ def test_sigterm_under_load_drains_then_stops_without_a_failed_request(
         """Stops sending new requests 0.5 s after readiness fails, as a load balancer does."""
         while True:
             try:
-                response = httpx.get(f"{server.base}/readyz", timeout=5)
+                response = httpx.get(f"{server.management}/readyz", timeout=5)
                 readiness.append((time.monotonic(), response.status_code, response.json()))
                 if response.status_code == 503:
                     time.sleep(0.5)
@@ -686,11 +726,14 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
     wheels = sorted(p.name.split("-")[0] for p in (tmp_path / "wheels").glob("*.whl"))
     assert wheels == [
         "chassis_auth",
+        "chassis_client",
         "chassis_core",
+        "chassis_idempotency",
         "chassis_metrics",
         "chassis_optimizer",
         "chassis_pagination",
         "chassis_ratelimit",
+        "chassis_sqlalchemy",
         "chassis_tracing",
         "directmail",
     ]
@@ -718,7 +761,7 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
         bin_dir=venv / "bin",
     )
     try:
-        assert httpx.get(f"{server.base}/readyz").status_code == 200
+        assert httpx.get(f"{server.management}/readyz").status_code == 200
         assert httpx.get(f"{server.base}/premises/1").json()["id"] == 1
     finally:
         assert server.stop() == 0, server.output()[-3000:]

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import chassis_sqlalchemy
 import httpx
 import pytest
 from chassis_auth.testing import LocalIssuer
@@ -222,7 +223,7 @@ def test_postgres_that_never_answers_is_bounded_by_the_health_timeout(
         with app.test_client() as client:
             assert client.get("/readyz").status_code == 200
             proxy.blackhole()
-            app.app.config["DIRECTMAIL_ENGINE"].dispose()  # new connections meet the black hole
+            chassis_sqlalchemy.engine(app).dispose()  # new connections meet the black hole
             ready, seconds = timed(lambda: client.get("/readyz"))
             assert ready.status_code == 503
             # A check that times out keeps the name it last reported ("database").
@@ -251,7 +252,7 @@ def test_postgres_that_never_answers_does_not_hang_requests(
         with app.test_client() as client:
             assert client.get("/premises/1").status_code == 200
             proxy.blackhole()
-            app.app.config["DIRECTMAIL_ENGINE"].dispose()
+            chassis_sqlalchemy.engine(app).dispose()
             answered: list[httpx.Response] = []
             request = threading.Thread(
                 target=lambda: answered.append(client.get("/premises/2")), daemon=True

@@ -417,7 +417,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, issuer: LocalIssuer) -> Ite
             "CHASSIS_SERVICE_NAME": "directmail",
             "CHASSIS_LOG_LEVEL": "WARNING",
             "CHASSIS_MAX_BODY_BYTES": str(BODY_LIMIT),
-            "CHASSIS_DIRECTMAIL__DATABASE_URL": f"sqlite:///{tmp_path / 'directmail.db'}",
+            "CHASSIS_SQLALCHEMY__URL": f"sqlite:///{tmp_path / 'directmail.db'}",
             "CHASSIS_AUTH__ISSUER": issuer.issuer,
             "CHASSIS_AUTH__AUDIENCE": "directmail",
         },

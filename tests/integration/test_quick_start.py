@@ -106,10 +106,18 @@ def test_make_dist_builds_distributions_that_install_as_the_readme_says(tmp_path
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     built = sorted(path.name for path in dist.iterdir() if not path.name.startswith("."))
     assert built == sorted(
-        f"{name.replace('-', '_')}-0.1.0{suffix}"
-        for name in names
-        for suffix in ("-py3-none-any.whl", ".tar.gz")
+        [
+            *(
+                f"{name.replace('-', '_')}-0.1.0{suffix}"
+                for name in names
+                for suffix in ("-py3-none-any.whl", ".tar.gz")
+            ),
+            "build-info.json",  # what GET /info shows as the build (CHASSIS_INFO__BUILD_FILE)
+        ]
     )
+    build_info = json.loads((dist / "build-info.json").read_text())
+    assert set(build_info) == {"commit", "time"}
+    assert build_info["time"].endswith("Z")
 
     venv_bin = fresh_venv(tmp_path / "venv", sees="dependencies")
     env = user_env(venv_bin)
@@ -189,7 +197,7 @@ def test_make_run_stops_when_make_is_stopped(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
     # The example's own database, in the test's folder rather than the work tree.
-    env["CHASSIS_DIRECTMAIL__DATABASE_URL"] = f"sqlite:///{tmp_path / 'directmail.db'}"
+    env["CHASSIS_SQLALCHEMY__URL"] = f"sqlite:///{tmp_path / 'directmail.db'}"
     env["CHASSIS_LOG_LEVEL"] = "WARNING"
     log = tmp_path / "make.log"
     with log.open("wb") as out:

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ROOT = Path(__file__).parents[2]
-EVERY_PLUGIN = ["tracing", "metrics", "optimizer", "pagination", "auth"]
+EVERY_PLUGIN = ["tracing", "metrics", "optimizer", "pagination", "auth", "idempotency"]
 
 SPEC: dict[str, Any] = {
     "openapi": "3.0.3",

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,7 +67,7 @@ class WorkerHeader:
         await self.app(scope, receive, send_pid)
 
 
-app = chassis.App(__name__, settings={"service_name": "mp", "plugins": ["metrics"]})
+app = chassis.APP_CLASS(__name__, settings={"service_name": "mp", "plugins": ["metrics"]})
 app.add_api(SPEC)
 served = WorkerHeader(app)
 '''
@@ -91,9 +92,12 @@ def _get(url: str, timeout: float = 5.0) -> httpx.Response:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+def gunicorn(
+    tmp_path: Path, app_class: type[Any]
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     port = free_port()
-    (tmp_path / "mp_service.py").write_text(textwrap.dedent(APP))
+    service = textwrap.dedent(APP).replace("APP_CLASS", app_class.__name__)
+    (tmp_path / "mp_service.py").write_text(service)
     (tmp_path / "gunicorn.conf.py").write_text(CONFIG.format(port=port))
     prom = tmp_path / "prom"
     prom.mkdir()

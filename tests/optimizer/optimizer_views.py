@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import uuid
 from collections import Counter
 from typing import Any
 
+import chassis
+import connexion
 import flask
 from chassis_optimizer import (
     FlaskOptimize,
@@ -20,6 +23,25 @@ from chassis_optimizer import (
 )
 
 calls: Counter[str] = Counter()
+
+
+def _respond(body: Any, media_type: str, headers: dict[str, str] | None = None) -> Any:
+    """A response of the app class serving the request (Flask's or Starlette's)."""
+    if flask.has_request_context():
+        return flask.Response(body, mimetype=media_type, headers=headers)
+    from starlette.responses import Response, StreamingResponse
+
+    if isinstance(body, (bytes, str)):
+        return Response(body, media_type=media_type, headers=headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+def _path() -> str:
+    """The request's path, as a view reads it (Flask's ``request.path`` under chassis.App)."""
+    if flask.has_request_context():
+        return flask.request.path
+    return chassis.app_path(connexion.context.scope)
+
 
 ITEMS = [
     {
@@ -87,13 +109,13 @@ def spec_cached() -> list[dict[str, Any]]:
 
 def whoami() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     calls["whoami"] += 1
-    user = flask.request.headers.get("Authorization", "anonymous")
+    user = connexion.request.headers.get("Authorization", "anonymous")
     return [{"user": user, **item} for item in ITEMS[:20]], 200, {}
 
 
 def by_language() -> tuple[list[dict[str, Any]], int, dict[str, str]]:
     calls["by_language"] += 1
-    language = flask.request.headers.get("Accept-Language", "en")
+    language = connexion.request.headers.get("Accept-Language", "en")
     return [{"language": language, **item} for item in ITEMS[:20]], 200, {"Vary": "Accept-Language"}
 
 
@@ -161,20 +183,20 @@ def types() -> dict[Any, Any]:
     }
 
 
-def stream() -> flask.Response:
+def stream() -> Any:
     def generate() -> Any:
         for number in range(50):
             yield f"data: {'x' * 40} {number}\n\n"
 
-    return flask.Response(generate(), mimetype="text/event-stream")
+    return _respond(generate(), "text/event-stream")
 
 
-def chunked() -> flask.Response:
+def chunked() -> Any:
     def generate() -> Any:
         for item in ITEMS:
-            yield flask.json.dumps(item) + "\n"
+            yield json.dumps(item) + "\n"
 
-    return flask.Response(generate(), mimetype="application/x-ndjson")
+    return _respond(generate(), "application/x-ndjson")
 
 
 def csv() -> tuple[str, int, dict[str, str]]:
@@ -182,22 +204,20 @@ def csv() -> tuple[str, int, dict[str, str]]:
     return "id,address,postcode\n" + rows, 200, {"Content-Type": "text/csv"}
 
 
-def already_encoded() -> flask.Response:
+def already_encoded() -> Any:
     import gzip
 
-    body = gzip.compress(flask.json.dumps(ITEMS).encode())
-    return flask.Response(body, mimetype="application/json", headers={"Content-Encoding": "gzip"})
+    body = gzip.compress(json.dumps(ITEMS).encode())
+    return _respond(body, "application/json", {"Content-Encoding": "gzip"})
 
 
-def identity_encoded() -> flask.Response:
+def identity_encoded() -> Any:
     """A JSON body the view labels ``Content-Encoding: identity`` (that is, not encoded)."""
-    body = flask.json.dumps(ITEMS).encode()
-    return flask.Response(
-        body, mimetype="application/json", headers={"Content-Encoding": "identity"}
-    )
+    body = json.dumps(ITEMS).encode()
+    return _respond(body, "application/json", {"Content-Encoding": "identity"})
 
 
-def endless() -> flask.Response:
+def endless() -> Any:
     """Server-sent events that go on (for about 20 s): a HEAD must not run them.
     ``calls["endless_chunks"]`` counts the events produced."""
 
@@ -209,7 +229,7 @@ def endless() -> flask.Response:
             yield f"data: {number}\n\n"
             time.sleep(0.01)
 
-    return flask.Response(generate(), mimetype="text/event-stream")
+    return _respond(generate(), "text/event-stream")
 
 
 def probe_head() -> tuple[None, int, dict[str, str]]:
@@ -350,11 +370,11 @@ def put_record(record_id: int, body: dict[str, Any], invalidate: str = "none") -
     if record_id not in RECORDS:
         return {"title": "Not Found", "status": 404}, 404
     RECORDS[record_id] = {"id": record_id, **body}
-    path = flask.request.path
+    path = _path()
     if invalidate == "path":
-        chassis_optimizer.invalidate(flask.current_app, path=path)
+        chassis_optimizer.invalidate(chassis.current_context.app, path=path)
     elif invalidate == "collection":
-        chassis_optimizer.invalidate(flask.current_app, path=path, prefix="/records")
+        chassis_optimizer.invalidate(chassis.current_context.app, path=path, prefix="/records")
     return RECORDS[record_id]
 
 
@@ -367,7 +387,7 @@ async def patch_record(record_id: int, body: dict[str, Any]) -> Any:
         return {"title": "Not Found", "status": 404}, 404
     RECORDS[record_id] = {**RECORDS[record_id], **body}
     done = await chassis_optimizer.ainvalidate(
-        flask.current_app, path=flask.request.path, prefix="/records"
+        chassis.current_context.app, path=_path(), prefix="/records"
     )
     return {**RECORDS[record_id], "invalidated": done}
 

@@ -18,7 +18,7 @@ def client(make_chassis_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     make_chassis_app()  # clears CHASSIS_* from the environment
     monkeypatch.setenv("CHASSIS_CONFIG", str(EXAMPLE / "chassis.toml"))
-    app = create_app(settings={"directmail": {"database_url": f"sqlite:///{tmp_path / 'dm.db'}"}})
+    app = create_app(settings={"sqlalchemy": {"url": f"sqlite:///{tmp_path / 'dm.db'}"}})
     with app.test_client() as test_client:
         yield test_client
 

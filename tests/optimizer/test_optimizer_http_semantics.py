@@ -104,7 +104,9 @@ def test_head_of_an_error_is_the_get_error_without_its_body(
     assert head.status == get.status == expected
     assert head.body == b""
     assert head.fields() == get.fields()
-    assert head.header("content-encoding") == "gzip"
+    assert head.header("content-encoding") == get.header("content-encoding")
+    if expected == 500:  # a body long enough to compress (AsyncApp's 404 is not)
+        assert head.header("content-encoding") == "gzip"
     assert head.header("content-length") == str(len(get.body))
 
 
@@ -138,7 +140,8 @@ def test_head_of_a_body_too_large_to_buffer(make_app: AppMaker) -> None:
 
 def test_head_never_runs_a_stream(make_app: AppMaker) -> None:
     """A HEAD is run as a GET inside the app, but a streamed body (here: events for 20 s) is
-    never produced: Flask drops it as for any HEAD."""
+    never produced: Flask drops it as for any HEAD, and under AsyncApp the stream is told the
+    client left once the header fields are out."""
     with wire_client(make_app()) as wire:
         started = time.monotonic()
         head = wire.head("/endless", GZIP)
@@ -147,7 +150,9 @@ def test_head_never_runs_a_stream(make_app: AppMaker) -> None:
     assert head.status == 200
     assert head.body == b""
     assert (head.header("content-type") or "").startswith("text/event-stream")
-    assert optimizer_views.calls["endless_chunks"] == 0
+    # None under chassis.App; under chassis.AsyncApp the stream's first event may have been
+    # made while the header fields went out, then the stream is stopped.
+    assert optimizer_views.calls["endless_chunks"] <= 1
     assert elapsed < 5
 
 

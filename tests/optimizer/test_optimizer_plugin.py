@@ -197,6 +197,7 @@ def test_decorators_seen_through_the_kernels_handler_wrapper(make_app: AppMaker)
     assert "content-encoding" not in plain.headers
 
 
+@pytest.mark.flask_only
 def test_orjson_gives_way_to_a_json_provider_the_application_sets(make_app: AppMaker) -> None:
     from flask.json.provider import DefaultJSONProvider
 

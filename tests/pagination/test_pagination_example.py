@@ -12,17 +12,14 @@ import pytest
 from directmail.service import create_app
 from pagination_support import follow, links, query_of
 
-SEED_ROWS = 500
+SEED_ROWS = 500  # the example's migration seeds this many
 
 
 def _client(tmp_path: Path, **settings: Any) -> Any:
     app = create_app(
         settings={
             "plugins": ["pagination"],
-            "directmail": {
-                "database_url": f"sqlite:///{tmp_path / 'dm.db'}",
-                "seed_rows": SEED_ROWS,
-            },
+            "sqlalchemy": {"url": f"sqlite:///{tmp_path / 'dm.db'}"},
             **settings,
         }
     )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from chassis_pagination import paginate
+from chassis_sqlalchemy import session
 from connexion import ProblemException
-from flask import current_app
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
-from .db import Premises
-from .plugin import ENGINE_KEY
+from .lookup import address_answer, address_client, lookup_params
+from .models import Premises
 
 CSV_COLUMNS = [
     "id",
@@ -27,10 +27,6 @@ CSV_COLUMNS = [
     "bduk",
     "segment",
 ]
-
-
-def _session() -> Session:
-    return Session(current_app.config[ENGINE_KEY])
 
 
 def _split(value: str | None) -> list[str]:
@@ -53,9 +49,9 @@ def filtered(
     if rfs is not None:
         query = query.where(Premises.rfs.is_(rfs))
     if rfs_date_before is not None:
-        query = query.where(Premises.rfs_date < _date(rfs_date_before, "rfs_date_before"))
+        query = query.where(Premises.rfs_date < parse_date(rfs_date_before, "rfs_date_before"))
     if rfs_date_after is not None:
-        query = query.where(Premises.rfs_date >= _date(rfs_date_after, "rfs_date_after"))
+        query = query.where(Premises.rfs_date >= parse_date(rfs_date_after, "rfs_date_after"))
     if business is not None:
         query = query.where(Premises.business.is_(business))
     if bduk is not None:
@@ -65,7 +61,7 @@ def filtered(
     return query
 
 
-def _date(value: datetime.date | str, name: str) -> datetime.date:
+def parse_date(value: datetime.date | str, name: str) -> datetime.date:
     if isinstance(value, datetime.date):
         return value
     try:
@@ -80,41 +76,42 @@ def list_premises(
     offset: int | None = None, limit: int | None = None, **filters: Any
 ) -> list[dict[str, object]]:
     """One page of premises; the ``Link`` header (chassis-pagination) points to the others."""
-    with _session() as session:
-        page = paginate(filtered(**filters), session, offset=offset, limit=limit)
-        return [row.to_dict() for row in page]
+    page = paginate(filtered(**filters), session(), offset=offset, limit=limit)
+    return [row.to_dict() for row in page]
 
 
 def get_premises(premises_id: int) -> dict[str, object]:
-    with _session() as session:
-        row = session.get(Premises, premises_id)
-        if row is None:
-            raise ProblemException(
-                status=404, title="Not Found", detail=f"no premises with id {premises_id}"
-            )
-        return row.to_dict()
+    row = session().get(Premises, premises_id)
+    if row is None:
+        raise ProblemException(
+            status=404, title="Not Found", detail=f"no premises with id {premises_id}"
+        )
+    return row.to_dict()
 
 
 def create_premises(body: dict[str, Any]) -> tuple[dict[str, object], int, dict[str, str]]:
     """``POST /premises``: needs a bearer token with scope ``premises:write`` (chassis-auth)."""
     values = dict(body)
     if values.get("rfs_date") is not None:
-        values["rfs_date"] = _date(values["rfs_date"], "rfs_date")
-    with _session() as session, session.begin():
-        row = Premises(**values)
-        session.add(row)
-        session.flush()
-        created = row.to_dict()
+        values["rfs_date"] = parse_date(values["rfs_date"], "rfs_date")
+    row = Premises(**values)
+    session().add(row)
+    session().flush()  # the id; committed with the 201 (chassis-sqlalchemy)
+    created = row.to_dict()
     return created, 201, {"Location": f"/premises/{created['id']}"}
 
 
 def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
+    return csv_response(session().scalars(filtered(**filters)))
+
+
+def csv_response(rows: Iterable[Premises]) -> tuple[str, int, dict[str, str]]:
+    """The CSV download of ``rows`` (both handler modules)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    with _session() as session:
-        for row in session.scalars(filtered(**filters)):
-            writer.writerow(row.to_dict())
+    for row in rows:
+        writer.writerow(row.to_dict())
     return (
         buffer.getvalue(),
         200,
@@ -123,3 +120,18 @@ def directmail_csv(**filters: Any) -> tuple[str, int, dict[str, str]]:
             "Content-Disposition": 'attachment; filename="directmail.csv"',
         },
     )
+
+
+def premises_address(premises_id: int) -> dict[str, object]:
+    """The premises' address and the address-lookup service's match for its postcode.
+
+    The call goes through chassis-client: pooled, with the request id, trace context and time
+    left; retried if the service fails; refused at once (a 503 naming the service) while its
+    circuit breaker is open.
+    """
+    premises = get_premises(premises_id)
+    address = address_client()
+    response = (
+        None if address is None else address.get("/addresses", params=lookup_params(premises))
+    )
+    return address_answer(premises, response)

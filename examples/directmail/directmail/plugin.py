@@ -1,20 +1,23 @@
-"""The service's own in-app plugin: its settings (``CHASSIS_DIRECTMAIL__*``), its database
-and the database's readiness check, the same way any installed plugin would do them."""
+"""The service's own in-app plugin: its settings (``CHASSIS_DIRECTMAIL__*``), declared the
+same way any installed plugin declares its own. The database is chassis-sqlalchemy's
+(``CHASSIS_SQLALCHEMY__URL``), its schema and sample rows the migrations' (``migrations/``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import chassis
+import chassis_sqlalchemy
 
-from .db import connect
-
-ENGINE_KEY = "DIRECTMAIL_ENGINE"
+logger = logging.getLogger("directmail")
 
 
 class DirectmailSettings(chassis.PluginSettings):
-    database_url: str = "sqlite:///directmail.db"
-    seed_rows: int = 500
+    upgrade_on_start: bool = True
+    """Migrate the database to head at start-up (a local run, tests); the deploy kit runs
+    ``chassis db upgrade`` in an init container and switches this off."""
 
 
 @chassis.hookimpl
@@ -23,13 +26,6 @@ def settings_model() -> type[DirectmailSettings]:
 
 
 @chassis.hookimpl
-def configure_app(app: chassis.App, settings: Any) -> None:
-    engine = connect(settings.directmail.database_url, settings.directmail.seed_rows)
-    app.app.config[ENGINE_KEY] = engine
-    app.extras["directmail.database"] = chassis.DatabaseCheck(engine)
-
-
-@chassis.hookimpl
-def health_info(app: chassis.App) -> dict[str, dict[str, Any]]:
-    check: chassis.DatabaseCheck = app.extras["directmail.database"]
-    return check.health_info()
+async def startup(app: Any, plugin: chassis.PluginContext) -> None:
+    if plugin.settings.upgrade_on_start:
+        await asyncio.to_thread(chassis_sqlalchemy.upgrade, app)

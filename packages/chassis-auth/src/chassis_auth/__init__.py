@@ -102,6 +102,19 @@ async def shutdown(plugin: chassis.PluginContext) -> None:
 
 
 @chassis.hookimpl
+async def validate_bearer_token(app: Any, token: str, scopes: list[str]) -> dict[str, Any] | None:
+    """The kernel's protected endpoints (``CHASSIS_MANAGEMENT__SCOPE``): a valid bearer JWT
+    that grants ``scopes``; refusals raise ``InvalidToken`` (401) or ``InsufficientScope``
+    (403)."""
+    authenticator = get_authenticator(app)
+    if authenticator is None:
+        return None
+    info = await authenticator.validate_token(token)
+    authenticator.check_scopes(info, scopes)
+    return info
+
+
+@chassis.hookimpl
 async def health_info(plugin: chassis.PluginContext) -> dict[str, dict[str, Any]] | None:
     """``jwks``: whether signing keys are loaded and fresh (down when none are loaded)."""
     health: dict[str, dict[str, Any]] | None = await plugin.state.health()

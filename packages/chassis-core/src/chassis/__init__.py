@@ -12,6 +12,7 @@ from ._base import BaseApp
 from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
 from ._listing import split_list
+from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
 from ._markers import hookimpl, hookspec
 from ._outgoing import outgoing_headers
 from ._paths import app_path
@@ -43,6 +44,9 @@ __all__ = [
     "DatabaseCheck",
     "EnvelopeSettings",
     "HealthSettings",
+    "InfoSettings",
+    "LoggersSettings",
+    "ManagementSettings",
     "MultipleResourceResolver",
     "OperationResult",
     "PathPatternList",

@@ -24,13 +24,13 @@ from starlette.types import Receive, Scope, Send
 from . import _envelope
 from ._errors import register_kernel_handlers
 from ._event_loop import HandlerLoop
-from ._health import HealthMiddleware
 from ._json import KernelJsonifier, compact_jsonifier
 from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
 from ._loader import load_plugins
 from ._logging import configure_logging, query_credentials
+from ._management import add_management_layers
 from ._operations import prefer_success_content_types
 from ._origins import Overrides
 from ._plugins import PluginInfo
@@ -66,6 +66,9 @@ class BaseApp(AbstractApp):
     plugin_infos: dict[str, PluginInfo]
     middleware: Any
     _middleware_app: Any
+    management_paths: list[str]
+    """Paths served only on the management port, when one is set; plugins add theirs
+    (``/metrics``) in ``configure_app``. Exact paths or globs (``chassis.PathPatterns``)."""
 
     def __init__(
         self,
@@ -211,13 +214,7 @@ class BaseApp(AbstractApp):
             max_bytes=settings.max_body_bytes,
             max_path_bytes=settings.max_path_bytes,
         )
-        self._add_layer(
-            HealthMiddleware,
-            slot="probes",
-            chassis_app=self,
-            liveness_path=settings.health.liveness_path,
-            readiness_path=settings.health.readiness_path,
-        )
+        add_management_layers(self)  # probes, health groups, /info, /loggers, the port
         self._add_layer(RouteMiddleware, slot="routed")
 
     def _add_layer(self, factory: Any, *, slot: str, order: int = 0, **options: Any) -> None:

@@ -1,4 +1,4 @@
-"""The ``chassis`` command: plugins, settings, run, new-plugin."""
+"""The ``chassis`` command: plugins, settings, stack, run, info, health, new-plugin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +202,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             # environment the workers inherit (a class made here could not be pickled).
             os.environ[HEADER_TIMEOUT_VARIABLE] = repr(float(args.header_timeout))
             extra["http"] = PROTOCOL_IMPORT_STRING
-    uvicorn.run(
+    management = kernel_settings().management
+    management_port = args.management_port or management.port
+    run: Callable[..., Any] = uvicorn.run
+    if management_port is not None and management_port == args.port:
+        raise SettingsError(
+            f"the management port ({management_port}, --management-port or "
+            "CHASSIS_MANAGEMENT__PORT) must differ from --port"
+        )
+    if management_port is not None:
+        from ._serve import serve_with_management_port
+
+        extra["management_host"] = args.management_host or management.host or args.host
+        extra["management_port"] = management_port
+        run = serve_with_management_port
+    run(
         args.app,
         **extra,
         host=args.host,
@@ -286,7 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="close connections whose request headers have not arrived in time (0: never)",
     )
+    run.add_argument(
+        "--management-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also listen on PORT, which alone serves probes, /info, /loggers and /metrics "
+        "(default: CHASSIS_MANAGEMENT__PORT; unset: none, everything on --port)",
+    )
+    run.add_argument(
+        "--management-host",
+        default=None,
+        metavar="HOST",
+        help="address of the management port (default: CHASSIS_MANAGEMENT__HOST, else --host)",
+    )
     run.set_defaults(func=cmd_run)
+
+    from ._cli_ops import add_commands
+
+    add_commands(commands)
 
     new = commands.add_parser("new-plugin", help="write a ready-to-install plugin distribution")
     new.add_argument("name", help="the plugin's name: lower case letters, digits, underscores")
@@ -295,8 +327,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+KERNEL_COMMANDS = ("plugins", "settings", "stack", "run", "new-plugin")
+
+
+def add_plugin_commands(parser: argparse.ArgumentParser) -> None:
+    """The commands installed plugins add (``add_cli_commands``); a plugin that fails to
+    import adds none (``chassis plugins`` says why)."""
+    from . import _plugins
+
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    try:
+        installed = _plugins.discover()
+    except PluginError:
+        return
+    manager = _plugins.new_manager()
+    for name, entry_point in sorted(installed.items()):
+        info = PluginInfo(name, entry_point.dist.name if entry_point.dist else None)
+        try:
+            _plugins.register(manager, info, _plugins.load(entry_point))
+        except PluginError:
+            continue
+    manager.hook.add_cli_commands(commands=commands, load_app=_load_app)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    first = next((arg for arg in given if not arg.startswith("-")), None)
+    if first not in KERNEL_COMMANDS:
+        add_plugin_commands(parser)
+    args = parser.parse_args(given)
     try:
         code: int = args.func(args)
     except (SettingsError, PluginError) as error:

@@ -7,9 +7,41 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._markers import hookimpl
+from ._settings import SettingsError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+
+_SETTING = "CHASSIS_HEALTH__DATABASE_URL (health.database_url)"
+
+
+def check_database_url(url: str) -> None:
+    """Stop start-up when the URL cannot work: SQLAlchemy missing, a URL it cannot parse, an
+    unknown dialect or driver, or a driver that is not installed (SQLAlchemy connects lazily:
+    otherwise only the readiness probe would tell)."""
+    try:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+    except ImportError:
+        raise SettingsError(
+            f"Invalid settings:\n  {_SETTING}: needs SQLAlchemy, which is not installed "
+            "(pip install chassis-sqlalchemy, and set CHASSIS_SQLALCHEMY__URL instead)"
+        ) from None
+    try:
+        dialect: Any = make_url(url).get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: first
+        problem = f"unknown database dialect or driver {url.partition(':')[0]!r}"
+    except ArgumentError:
+        problem = "not a SQLAlchemy URL (dialect+driver://user:password@host:port/database)"
+    else:
+        try:
+            dialect.import_dbapi()
+        except ImportError as error:
+            problem = f"the driver {dialect.driver!r} is not installed ({error.name or error})"
+        else:
+            return
+    raise SettingsError(f"Invalid settings:\n  {_SETTING}: {problem}")
 
 
 class DatabaseCheck:

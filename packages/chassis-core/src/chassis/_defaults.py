@@ -6,14 +6,20 @@ Like an installed plugin, each is registered only when settings switch it on. Th
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from . import _envelope
-from ._database import DatabaseCheck
+from ._database import DatabaseCheck, check_database_url
 from ._plugins import PluginInfo, register
 
 if TYPE_CHECKING:
     from ._base import BaseApp
+
+logger = logging.getLogger("chassis.health")
+
+DATABASE_PLUGIN = "sqlalchemy"
+"""The plugin (chassis-sqlalchemy) that takes over ``CHASSIS_HEALTH__DATABASE_URL``."""
 
 
 def default_plugins(app: BaseApp) -> dict[str, object]:
@@ -23,7 +29,19 @@ def default_plugins(app: BaseApp) -> dict[str, object]:
     if settings.envelope.enabled:
         found["envelope"] = _envelope
     if settings.health.database_url is not None:
-        found["database"] = DatabaseCheck(settings.health.database_url.get_secret_value())
+        if app.plugin_manager.has_plugin(DATABASE_PLUGIN):
+            logger.warning(
+                "CHASSIS_HEALTH__DATABASE_URL is deprecated: the sqlalchemy plugin checks that "
+                "database now; set CHASSIS_SQLALCHEMY__URL instead"
+            )
+        else:
+            url = settings.health.database_url.get_secret_value()
+            check_database_url(url)
+            logger.warning(
+                "CHASSIS_HEALTH__DATABASE_URL is deprecated: install chassis-sqlalchemy and set "
+                "CHASSIS_SQLALCHEMY__URL (engines, sessions, readiness and migrations)"
+            )
+            found["database"] = DatabaseCheck(url)
     return found
 
 

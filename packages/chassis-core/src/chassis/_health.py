@@ -1,18 +1,21 @@
-"""Liveness and readiness endpoints, served at the ASGI level.
+"""Liveness, readiness and startup probes and health groups, served at the ASGI level.
 
 Served before the request reaches the handlers, so probes are answered even when every view
-thread is busy. Readiness runs every ``health_info`` check (see ``HookRunner.health``).
+thread is busy. Each probe is a group of ``health_info`` checks (see ``_health_groups``):
+``/healthz`` liveness, ``/readyz`` readiness, ``/startupz`` startup; ``/health/{group}`` any
+group with each check's groups, last duration and last error, ``/health`` every check.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._health_groups import DOWN, LIVENESS, READINESS, STARTUP, UP, HealthGroups
+from ._json_response import send_json, send_problem
 from ._paths import app_path
 
 if TYPE_CHECKING:
@@ -20,56 +23,105 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("chassis.health")
 
-UP, DOWN = "up", "down"
+__all__ = ["DOWN", "UP", "HealthMiddleware"]
 
 
 class HealthMiddleware:
-    """Answers ``GET``/``HEAD`` on the liveness and readiness paths (other methods: 405)."""
+    """Answers ``GET``/``HEAD`` on the probe and group paths (other methods: 405)."""
 
     def __init__(
-        self, app: ASGIApp, *, chassis_app: BaseApp, liveness_path: str, readiness_path: str
+        self,
+        app: ASGIApp,
+        *,
+        chassis_app: BaseApp,
+        liveness_path: str,
+        readiness_path: str,
+        startup_path: str | None = None,
+        groups_path: str | None = None,
     ) -> None:
         self.app = app
         self.chassis_app = chassis_app
-        self.liveness_path = liveness_path
-        self.readiness_path = readiness_path
+        self.probes = {liveness_path: LIVENESS, readiness_path: READINESS}
+        if startup_path:
+            self.probes[startup_path] = STARTUP
+        self.groups_path = groups_path.rstrip("/") if groups_path else None
+        self.groups_prefix = f"{self.groups_path}/" if self.groups_path else None
+        self.groups = HealthGroups(chassis_app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = app_path(scope) if scope["type"] == "http" else None
-        if path not in (self.liveness_path, self.readiness_path):
+        probe = self.probes.get(path) if path is not None else None
+        listing = path is not None and self.groups_path is not None and path == self.groups_path
+        group = None
+        if path is not None and self.groups_prefix and path.startswith(self.groups_prefix):
+            group = path[len(self.groups_prefix) :]
+        if probe is None and not listing and not group:
             await self.app(scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):
             # Connexion's exception middleware turns it into the kernel's problem+json 405.
             raise HTTPException(405, headers={"Allow": "GET, HEAD"})
-        app = self.chassis_app
-        settings = app.settings
-        body: dict[str, Any] = {
-            "status": UP,
-            "service": settings.service_name,
-            "version": settings.service_version,
-        }
-        status = 200
-        if path == self.readiness_path:
-            checks = await app.hooks.health(app, settings.health.timeout)
-            healthy = all(check.get("status") == UP for check in checks.values())
-            if not healthy or app.draining:
-                body["status"], status = DOWN, 503
-            if app.draining:
-                body["reason"] = "shutting down"
-            body["checks"] = checks
-        payload = json.dumps(body, default=str).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send(
-            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else payload}
-        )
+        head = scope["method"] == "HEAD"
+        if probe is not None:
+            status, body = await self._probe(probe)
+        elif listing:
+            status, body = await self._every_group()
+        else:
+            assert group is not None
+            if group not in self.groups.known():
+                # Groups that checks name themselves are learned from their reports.
+                await self.groups.run(None)
+            if group not in self.groups.known():
+                known = ", ".join(self.groups.known())
+                await send_problem(
+                    send,
+                    404,
+                    "Not Found",
+                    f"No health group {group!r} (groups: {known}).",
+                    head=head,
+                )
+                return
+            status, body = await self._group(group)
+        await send_json(send, status, body, head=head)
+
+    def _identity(self) -> dict[str, Any]:
+        settings = self.chassis_app.settings
+        return {"status": UP, "service": settings.service_name, "version": settings.service_version}
+
+    async def _probe(self, group: str, *, detailed: bool = False) -> tuple[int, dict[str, Any]]:
+        """A group's answer. The probes keep their documented bodies (liveness has ``checks``
+        only when it has some); ``detailed`` adds each check's groups, duration, last error."""
+        body = self._identity()
+        run = await self.groups.run(group)
+        draining = group == READINESS and self.chassis_app.draining
+        if not run.healthy or draining:
+            body["status"] = DOWN
+        if draining:
+            body["reason"] = "shutting down"
+        if detailed:
+            body["group"] = group
+            body["checks"] = self.groups.detailed(run)
+        elif group == READINESS or run.checks:
+            body["checks"] = run.checks
+        return (200 if body["status"] == UP else 503), body
+
+    async def _group(self, group: str) -> tuple[int, dict[str, Any]]:
+        return await self._probe(group, detailed=True)
+
+    async def _every_group(self) -> tuple[int, dict[str, Any]]:
+        """Every check, detailed, and each group's state."""
+        run = await self.groups.run(None)
+        body = self._identity()
+        checks = self.groups.detailed(run)
+        summary = dict.fromkeys(self.groups.known(), UP)
+        for check in checks.values():
+            if check.get("status") != UP:
+                summary.update(dict.fromkeys(check["groups"], DOWN))
+        if self.chassis_app.draining:
+            summary[READINESS] = DOWN
+            body["reason"] = "shutting down"
+        if DOWN in summary.values():
+            body["status"] = DOWN
+        body["groups"] = summary
+        body["checks"] = checks
+        return (200 if body["status"] == UP else 503), body

@@ -15,6 +15,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -248,13 +249,23 @@ class HookRunner:
 
     # -- health -----------------------------------------------------------------------------
 
-    async def health(self, app: Any, timeout: float) -> dict[str, Any]:
+    async def health(
+        self,
+        app: Any,
+        timeout: float,
+        *,
+        only: Iterable[str] | None = None,
+        durations: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
         """Every ``health_info`` check, each started at once (sync ones in a worker thread)
         and given ``timeout`` seconds; a failure or time-out marks that plugin's checks down.
 
         pluggy collects what each implementation started; a wrapper of the kernel's, inside
-        the plugins' own wrappers, waits for them, so those wrappers see the reports."""
+        the plugins' own wrappers, waits for them, so those wrappers see the reports.
+        ``only``: just these plugins' checks; ``durations``: filled with each check's seconds.
+        """
         loop = asyncio.get_running_loop()
+        finished: dict[str, float] = {}
         if self._health_pool is None:
             self._health_pool = ThreadPoolExecutor(8, thread_name_prefix="chassis-health")
         pool = self._health_pool
@@ -266,12 +277,19 @@ class HookRunner:
 
             @functools.wraps(function)
             def started(*args: Any, **kwargs: Any) -> tuple[str, Future[Any]]:
+                name = impl.plugin_name
+                began = time.perf_counter()
                 if inspect.iscoroutinefunction(impl.function):
                     coroutine = asyncio.wait_for(function(*args, **kwargs), timeout)
-                    return impl.plugin_name, asyncio.run_coroutine_threadsafe(coroutine, loop)
-                # In a copy of this context, so the check's log lines carry the request id.
-                call = contextvars.copy_context().run
-                return impl.plugin_name, pool.submit(call, function, *args, **kwargs)
+                    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+                else:
+                    # In a copy of this context, so the check's log lines carry the request id.
+                    call = contextvars.copy_context().run
+                    future = pool.submit(call, function, *args, **kwargs)
+                future.add_done_callback(
+                    lambda _: finished.__setitem__(name, time.perf_counter() - began)
+                )
+                return name, future
 
             return started
 
@@ -292,10 +310,13 @@ class HookRunner:
                     reports.append(self._down(name, detail))
                 else:
                     reports.append(self._checks(name, found))
+                if durations is not None:
+                    seconds = finished.get(name, timeout)
+                    durations.update(dict.fromkeys(reports[-1], seconds))
             return reports
 
         innermost = pluggy.HookImpl(None, "chassis", resolve, _WRAPPER_OPTIONS)
-        impls = self._ordered("health_info", adapt, innermost=innermost)
+        impls = self._ordered("health_info", adapt, only=only, innermost=innermost)
         call = functools.partial(self._execute, "health_info", impls, app=app, plugin=None)
         reports = await asyncio.to_thread(call)
         checks: dict[str, Any] = {}

@@ -8,6 +8,7 @@ Sources, highest first: keyword arguments -> environment -> ``.env`` (or the fil
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -21,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     create_model,
+    field_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -32,8 +34,11 @@ from pydantic_settings import (
 )
 
 from ._listing import split_list
+from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
 from ._origins import origin_of
 from ._redact import redact_credentials
+
+_GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 ENV_PREFIX = "CHASSIS_"
 NESTED_DELIMITER = "__"
@@ -48,6 +53,9 @@ FIRST_PARTY_PLUGINS = {
     "pagination": "chassis-pagination",
     "auth": "chassis-auth",
     "ratelimit": "chassis-ratelimit",
+    "client": "chassis-client",
+    "idempotency": "chassis-idempotency",
+    "sqlalchemy": "chassis-sqlalchemy",
 }
 
 
@@ -89,10 +97,28 @@ class HealthSettings(BaseModel):
 
     liveness_path: str = "/healthz"
     readiness_path: str = "/readyz"
+    startup_path: str = Field("/startupz", description="Kubernetes startupProbe: group startup.")
+    groups_path: str = Field(
+        "/health", description="GET <path>/<group>: a group's checks with durations and errors."
+    )
+    groups: dict[str, CommaList] = Field(
+        default_factory=dict,
+        description='Checks (or plugins) added to groups: {"liveness": ["deadlock"]}.',
+    )
+
+    @field_validator("groups")
+    @classmethod
+    def _group_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name in value:
+            if not _GROUP_NAME.fullmatch(name):
+                raise ValueError(f"group name {name!r}: use lower case letters, digits, - and _")
+        return value
+
     timeout: PositiveFloat = Field(2.0, description="Seconds each readiness check may take.")
     database_url: SecretStr | None = Field(
         None,
-        description="SQLAlchemy URL checked by /readyz (connectivity and alembic revision).",
+        description="Deprecated: CHASSIS_SQLALCHEMY__URL (chassis-sqlalchemy). SQLAlchemy URL "
+        "checked by /readyz (connectivity and alembic revision).",
     )
 
 
@@ -211,6 +237,9 @@ class Settings(_ChassisSources):
     shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
     envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
+    info: InfoSettings = Field(default_factory=InfoSettings)
+    loggers: LoggersSettings = Field(default_factory=LoggersSettings)
+    management: ManagementSettings = Field(default_factory=ManagementSettings)
 
 
 class _KnownKeysOnly(PydanticBaseSettingsSource):

@@ -15,12 +15,14 @@ and per-app state.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ._markers import hookspec
 
 if TYPE_CHECKING:
+    import argparse
+
     from pydantic import BaseModel
 
     from ._app import App
@@ -59,8 +61,10 @@ def settings_model() -> type[BaseModel] | None:
 def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
     """Set the application up: add ASGI middleware, routes, extensions.
 
-    :param app: the :class:`chassis.App` being built (a ``connexion.FlaskApp``; its Flask
-        application is ``app.app``).
+    :param app: the app being built: a :class:`chassis.App` (a ``connexion.FlaskApp``; its
+        Flask application is ``app.flask_app``) or a :class:`chassis.AsyncApp` (a
+        ``connexion.AsyncApp``; ``app.flask_app`` is ``None``). A plugin that cannot work on
+        one of them raises a :class:`chassis.PluginError` saying so, at start-up.
     :param settings: the validated settings of the whole app.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
@@ -71,8 +75,8 @@ def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
     Middleware must be added here: Connexion refuses it once the app has started. Place ASGI
     middleware in a slot of the request path (``app.add_middleware(cls, slot="observe",
     order=10)``; the slots are listed in docs/plugins.md): its place never depends on which
-    plugin loaded first. Prefer ASGI middleware over Flask hooks: Flask never sees the
-    400/401/404/405 that Connexion's middleware answers.
+    plugin loaded first. Prefer ASGI middleware over Flask hooks: it works under both app
+    classes, and Flask never sees the 400/401/404/405 that Connexion's middleware answers.
 
     Example::
 
@@ -87,7 +91,7 @@ def configure_app(app: App, settings: Settings, plugin: PluginContext) -> None:
 def register_error_handlers(app: App, plugin: PluginContext) -> None:
     """Register error handlers through the Connexion app.
 
-    :param app: the :class:`chassis.App`; register with
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`; register with
         ``app.add_error_handler(status_or_exception_class, handler)``, where ``handler`` takes
         ``(request: ConnexionRequest, exc)`` and returns a ``ConnexionResponse`` (see
         :func:`chassis.problem_response`). Handlers registered this way also cover errors
@@ -137,13 +141,16 @@ def wrap_response(result: OperationResult) -> None:
 def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | None:
     """Report the state of what the service depends on, for the readiness probe.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: ``{check_name: {"status": "up" | "down", ...details}}``, or ``None`` to report
         nothing. Details must be JSON-serializable and must not contain secrets.
 
-    Called on every request to the readiness endpoint (``/readyz``). Every implementation is
+    Called on every request to the readiness endpoint (``/readyz``), the startup endpoint
+    (``/startupz``) and ``/health/{group}``, and on ``/healthz`` once the plugin is known to
+    report a ``liveness`` check. A check is in the groups its details name
+    (``"groups": ["readiness", "startup"]``), else in ``readiness``. Every implementation is
     started at once, each on its own: in a worker thread, or on the server's event loop when
     it is ``async def``; each gets the time limit ``CHASSIS_HEALTH__TIMEOUT`` (2 s by
     default). An exception or a time-out marks that plugin's checks ``down`` with the
@@ -159,11 +166,66 @@ def health_info(app: App, plugin: PluginContext) -> dict[str, dict[str, Any]] | 
 
 
 @hookspec
+def info(app: App, plugin: PluginContext) -> dict[str, Any] | Awaitable[dict[str, Any]] | None:
+    """Add the plugin's section to the service's ``/info`` endpoint (and ``chassis info``).
+
+    :param app: the :class:`chassis.App` (or ``AsyncApp``).
+    :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
+        is its settings section, ``plugin.state`` its per-app object.
+    :return: a JSON-serializable dict, shown as ``plugins.<name>.info`` beside the plugin's
+        distribution and version; or ``None`` to add nothing. An ``async def``
+        implementation is awaited. It must not contain secrets (``user:password@`` in URLs
+        is redacted, other values are shown as given).
+
+    Called on every request to ``/info`` (``CHASSIS_INFO__PATH``), in registration order,
+    in a worker thread (``async def`` ones on the server's event loop), each limited to
+    ``CHASSIS_HEALTH__TIMEOUT`` seconds. An exception or a time-out shows
+    ``{"error": ...}`` in that plugin's section; the endpoint still answers 200.
+
+    Example::
+
+        @chassis.hookimpl
+        def info(plugin):
+            return {"cache_url": plugin.settings.url, "entries": len(plugin.state)}
+    """
+
+
+@hookspec(firstresult=True)
+def validate_bearer_token(
+    app: App, token: str, scopes: list[str]
+) -> dict[str, Any] | Awaitable[dict[str, Any]] | None:
+    """Check a bearer token for the kernel's own protected endpoints.
+
+    :param app: the :class:`chassis.App` (or ``AsyncApp``).
+    :param token: the credentials of the request's ``Authorization: Bearer`` header.
+    :param scopes: scopes the token must grant (``CHASSIS_MANAGEMENT__SCOPE``).
+    :return: the token's info (its claims) when it is valid and grants every scope, or
+        ``None`` when this plugin does not check bearer tokens; raise to refuse it (an
+        exception with ``status`` or ``status_code`` 403 for a missing scope, anything else
+        is a 401). An
+        ``async def`` implementation is awaited. The first result that is not ``None`` wins.
+
+    Called on each management operation that changes state (``PUT /loggers/{name}``) when
+    ``CHASSIS_MANAGEMENT__SCOPE`` is set, on the server's event loop; the auth plugin
+    implements it. With the scope set and no implementation, start-up stops.
+
+    Example::
+
+        @chassis.hookimpl
+        async def validate_bearer_token(app, token, scopes):
+            claims = await verifier.verify(token)
+            if not set(scopes) <= set(claims.get("scope", "").split()):
+                raise PermissionError("insufficient scope")  # a 401, or give it status 403
+            return claims
+    """
+
+
+@hookspec
 def startup(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Start what the plugin needs while the server runs: pools, background tasks, a first
     fetch of remote keys.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
@@ -189,7 +251,7 @@ def startup(app: App, plugin: PluginContext) -> Awaitable[None] | None:
 def shutdown(app: App, plugin: PluginContext) -> Awaitable[None] | None:
     """Release what ``startup`` acquired: close pools, flush buffers, cancel tasks.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :param plugin: the calling plugin's own :class:`chassis.PluginContext`: ``plugin.settings``
         is its settings section, ``plugin.state`` its per-app object.
     :return: nothing; an ``async def`` implementation is awaited.
@@ -230,7 +292,7 @@ def outgoing_headers(headers: dict[str, str]) -> None:
 def metrics_registry(app: App) -> Any:
     """Provide the metrics registry other plugins register their metrics on.
 
-    :param app: the :class:`chassis.App`.
+    :param app: the :class:`chassis.App` or :class:`chassis.AsyncApp`.
     :return: a ``prometheus_client.CollectorRegistry`` whose metrics the app exposes, or
         ``None``. The first implementation that returns one wins.
 
@@ -243,4 +305,38 @@ def metrics_registry(app: App) -> Any:
         @chassis.hookimpl
         def metrics_registry(app):
             return app.plugin_context("metrics").state.registry
+    """
+
+
+@hookspec
+def add_cli_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    load_app: Callable[..., Any],
+) -> None:
+    """Add subcommands to the ``chassis`` command line.
+
+    :param commands: the ``chassis`` parser's subparsers: ``commands.add_parser(name, help=...)``
+        returns an ``argparse.ArgumentParser``; give it ``set_defaults(func=run)``, where
+        ``run(args: argparse.Namespace) -> int`` returns the exit code. A
+        :class:`chassis.SettingsError` or :class:`chassis.PluginError` it raises is printed
+        as one line (exit code 2).
+    :param load_app: ``load_app("module:attribute", factory=False)`` imports and returns the
+        service's :class:`chassis.App` (built by calling it with ``factory=True``), as
+        ``chassis stack APP`` does; a command that works on a service takes ``APP`` and
+        ``--factory`` arguments and calls it.
+    :return: nothing.
+
+    Called when ``chassis`` is run with a command that is not the kernel's own (``plugins``,
+    ``settings``, ``stack``, ``run`` and ``new-plugin`` never import a plugin), and for
+    ``chassis --help``, on every installed plugin that imports (whatever settings enable:
+    the app that a command loads decides what it uses). Command names must not clash with
+    the kernel's or another plugin's.
+
+    Example::
+
+        @chassis.hookimpl
+        def add_cli_commands(commands, load_app):
+            purge = commands.add_parser("purge-cache", help="empty the response cache")
+            purge.add_argument("app")
+            purge.set_defaults(func=lambda args: purge_all(load_app(args.app)) or 0)
     """

@@ -144,6 +144,9 @@ def configure_app(app: chassis.BaseApp) -> None:
     exemplar = exemplar_source(state.settings, state.multiprocess_dir)
     # Inside tracing (order 0), outside every layer that can change the status or body.
     app.add_middleware(MetricsMiddleware, slot="observe", order=10, state=state, exemplar=exemplar)
+    if state.settings.port is None:
+        # With CHASSIS_MANAGEMENT__PORT set, /metrics is served on that port only.
+        app.management_paths.append(state.settings.path)
     if state.settings.otlp:
         from ._otlp import install
 

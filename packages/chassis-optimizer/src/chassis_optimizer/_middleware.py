@@ -76,6 +76,9 @@ class OptimizerMiddleware:
             scope["extensions"][HEAD_KEY] = True
         responder = _Responder(self.optimizer, scope, send)
         await self.app(scope, receive, responder.send)
+        if responder.mode == "swallow" and not responder.ended:
+            # A HEAD whose stream was stopped before its end (see _routes): end it here.
+            await responder.send_next({"type": "http.response.body", "body": b""})
 
 
 class _Request:
@@ -106,6 +109,7 @@ class _Responder:
         "buffered",
         "compressible",
         "declared",
+        "ended",
         "head",
         "headers",
         "method",
@@ -139,6 +143,8 @@ class _Responder:
         """The method whose response is sent: a HEAD gets the header fields of GET."""
         self.declared = 0
         """The ``Content-Length`` of a buffered response."""
+        self.ended = False
+        """The last body message went out."""
 
     # -- send --------------------------------------------------------------------------
 
@@ -211,6 +217,7 @@ class _Responder:
         more = message.get("more_body", False)
         if self.mode == "swallow":
             if not more:
+                self.ended = True
                 await self.send_next({"type": "http.response.body", "body": b""})
             return
         chunk = message.get("body", b"")

@@ -9,6 +9,7 @@ the policy resolved at start-up from the settings, the handler's decorators and 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -26,6 +27,32 @@ from ._state import HEAD_KEY, STATE_KEY, Optimizer, RequestState, current_reques
 _MAX_LEARNT_VARY = 32
 CACHE_NAME = "chassis"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _stop_streams_after_headers(scope: Scope, receive: Receive, send: Send) -> tuple[Any, ...]:
+    """A HEAD run as a GET under chassis.AsyncApp: once the header fields are out, a
+    streaming response (Starlette's listens for the client going away) is told the client
+    left, so its body is never produced; the outer layer ends the HEAD response."""
+    started = asyncio.Event()
+
+    async def send_watching(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            started.set()
+        await send(message)
+
+    async def receive_until_started() -> Message:
+        if not started.is_set():
+            waiter = asyncio.ensure_future(receive())
+            stopper = asyncio.ensure_future(started.wait())
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done:
+                stopper.cancel()
+                message: Message = waiter.result()
+                return message
+            waiter.cancel()
+        return {"type": "http.disconnect"}
+
+    return scope, receive_until_started, send_watching
 
 
 class _Operation:
@@ -75,7 +102,9 @@ class _Operation:
         state.head_as_get = True
         if self.cached:
             await self._cached(scope, receive, send, state, head=True)
-        else:
+        elif self.optimizer.app.flask_app is None:
+            await self.next_app(*_stop_streams_after_headers(scope, receive, send))
+        else:  # Flask drops an unbuffered body itself (drop_unbuffered_head_bodies)
             await self.next_app(scope, receive, send)
 
     async def _cached(
