@@ -20,9 +20,10 @@ def client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
             monkeypatch.delenv(name)
     monkeypatch.setenv("CHASSIS_ENV_FILE", "")
     monkeypatch.setenv("CHASSIS_CONFIG", str(EXAMPLE / "chassis.toml"))
-    monkeypatch.setenv("CHASSIS_PLUGINS", "metrics,optimizer,pagination,ratelimit")
+    # Every plugin chassis.toml switches on by name, and ours.
+    monkeypatch.setenv("CHASSIS_PLUGINS", "metrics,optimizer,pagination,idempotency,ratelimit")
     monkeypatch.setenv("CHASSIS_LOG_LEVEL", "WARNING")
-    monkeypatch.setenv("CHASSIS_DIRECTMAIL__DATABASE_URL", f"sqlite:///{tmp_path / 'dm.db'}")
+    monkeypatch.setenv("CHASSIS_SQLALCHEMY__URL", f"sqlite:///{tmp_path / 'dm.db'}")
     app = create_app()
     assert "ratelimit" in [plugin.name for plugin in app.active_plugins]
     with app.test_client() as test_client:
