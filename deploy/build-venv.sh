@@ -44,6 +44,7 @@ wheel() {
     "chassis-optimizer[redis] @ file://$(wheel chassis_optimizer)" \
     "chassis-pagination[sqlalchemy] @ file://$(wheel chassis_pagination)" \
     "chassis-auth @ file://$(wheel chassis_auth)" \
+    "chassis-ratelimit[redis] @ file://$(wheel chassis_ratelimit)" \
     "chassis-client @ file://$(wheel chassis_client)" \
     "chassis-idempotency[redis] @ file://$(wheel chassis_idempotency)" \
     "chassis-sqlalchemy @ file://$(wheel chassis_sqlalchemy)" \

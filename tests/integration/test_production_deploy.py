@@ -732,6 +732,7 @@ def test_the_build_script_makes_an_environment_that_serves(tmp_path: Path) -> No
         "chassis_metrics",
         "chassis_optimizer",
         "chassis_pagination",
+        "chassis_ratelimit",
         "chassis_sqlalchemy",
         "chassis_tracing",
         "directmail",

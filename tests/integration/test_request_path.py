@@ -14,6 +14,7 @@ import chassis_auth
 import chassis_metrics
 import chassis_optimizer
 import chassis_pagination
+import chassis_ratelimit
 import chassis_tracing
 import pytest
 from chassis._request_path import CONNEXION_LAYERS, SLOTS
@@ -23,7 +24,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 ROOT = Path(__file__).parents[2]
-EVERY_PLUGIN = ["tracing", "metrics", "optimizer", "pagination", "auth", "idempotency"]
+EVERY_PLUGIN = [
+    "tracing",
+    "metrics",
+    "optimizer",
+    "pagination",
+    "auth",
+    "idempotency",
+    "ratelimit",
+]
 
 SPEC: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -62,6 +71,7 @@ def test_the_path_does_not_depend_on_the_order_plugins_are_listed(make_chassis_a
     for changer in [("cors", "kernel"), ("last_resort", "kernel"), ("encode", "optimizer")]:
         assert owners.index(changer) > observed, changer
     assert ("authorized", "pagination") in owners
+    assert owners.index(("authorized", "ratelimit")) < owners.index(("authorized", "pagination"))
     assert ("handler", "optimizer") in owners
 
 
@@ -133,8 +143,13 @@ def test_a_conditional_get_answered_304_is_a_304_span_and_metric(make_chassis_ap
         (chassis_optimizer, {"minify": False}, lambda c: c.state.settings.minify is False),
         (chassis_tracing, {"exclude_paths": ["/x/*"]}, lambda c: c.state.excluded("/x/1")),
         (chassis_auth, {"realm": "shop"}, lambda c: c.settings.realm == "shop"),
+        (
+            chassis_ratelimit,
+            {"default_limits": "5/second"},
+            lambda c: [p.limit for p in c.state.defaults] == [5],
+        ),
     ],
-    ids=["pagination", "metrics", "optimizer", "tracing", "auth"],
+    ids=["pagination", "metrics", "optimizer", "tracing", "auth", "ratelimit"],
 )
 def test_every_shipped_plugin_passed_as_an_object_reads_its_own_section(
     make_chassis_app, plugin, section, check

@@ -52,6 +52,7 @@ FIRST_PARTY_PLUGINS = {
     "optimizer": "chassis-optimizer",
     "pagination": "chassis-pagination",
     "auth": "chassis-auth",
+    "ratelimit": "chassis-ratelimit",
     "client": "chassis-client",
     "idempotency": "chassis-idempotency",
     "sqlalchemy": "chassis-sqlalchemy",
