@@ -69,6 +69,7 @@ def test_metrics_registries_are_per_app(make_chassis_app: Any) -> None:
     Counter("same_name_total", "x", registry=two)
 
 
+@pytest.mark.flask_only
 def test_metrics_flask_exporter_decorators_and_info(
     make_chassis_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +103,7 @@ def test_metrics_flask_exporter_decorators_and_info(
     assert request is not None  # flask's request proxy is what label callables use
 
 
+@pytest.mark.flask_only
 def test_metrics_get_metrics_without_the_plugin_still_decorates(make_chassis_app: Any) -> None:
     app = make_chassis_app(spec=None, plugins={})
     metrics = chassis_metrics.get_metrics(app)
@@ -129,6 +131,7 @@ def test_metrics_use_metric_registry(make_chassis_app: Any) -> None:
     )
 
 
+@pytest.mark.flask_only
 def test_metrics_use_metric_prometheus_metrics_for_app_factory(make_chassis_app: Any) -> None:
     given = PrometheusMetrics.for_app_factory(registry=CollectorRegistry())
     app = make_chassis_app(spec=SPEC, settings=INSTALLED, use_metric=given)
@@ -214,3 +217,16 @@ def test_metrics_gunicorn_helpers_clear_and_mark_dead(
     ]
     assert gunicorn.clear_multiprocess_dir() == 2
     assert [p.name for p in directory.iterdir()] == ["keep.txt"]
+
+
+def test_flask_exporter_under_async_app_says_what_to_use(make_chassis_app: Any) -> None:
+    """prometheus-flask-exporter needs Flask: under chassis.AsyncApp, a clear error naming
+    the registry to use instead, at the call or at start-up."""
+    app = make_chassis_app(spec=None, plugins=PLUGINS, app_class=chassis.AsyncApp)
+    with pytest.raises(chassis_metrics.MetricsError, match="get_registry"):
+        chassis_metrics.get_metrics(app)
+    given = PrometheusMetrics.for_app_factory(registry=CollectorRegistry())
+    with pytest.raises(chassis.PluginError, match="CollectorRegistry"):
+        make_chassis_app(
+            spec=SPEC, settings=INSTALLED, use_metric=given, app_class=chassis.AsyncApp
+        )
