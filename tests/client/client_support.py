@@ -102,8 +102,9 @@ def serve(app: Any) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # log_config=None: a test server must not reconfigure the process's logging.
     config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1, access_log=False
+        app, lifespan="off", log_config=None, timeout_graceful_shutdown=1, access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -126,3 +127,16 @@ def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.02}
+
+
+def service_settings(url: str, **overrides: Any) -> dict[str, Any]:
+    section: dict[str, Any] = {"base_url": url, "retry": dict(FAST_RETRIES)}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(section.get(key), dict):
+            section[key] = {**section[key], **value}
+        else:
+            section[key] = value
+    return section

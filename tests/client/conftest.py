@@ -14,9 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from client_spec import SPEC
-from client_support import Downstream, serve
-
-FAST_RETRIES = {"backoff_initial": 0.01, "backoff_max": 0.02}
+from client_support import Downstream, serve, service_settings
 
 
 @pytest.fixture
@@ -30,16 +28,6 @@ def downstream() -> Iterator[Downstream]:
     with serve(service) as url:
         service.url = url
         yield service
-
-
-def service_settings(url: str, **overrides: Any) -> dict[str, Any]:
-    section: dict[str, Any] = {"base_url": url, "retry": dict(FAST_RETRIES)}
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(section.get(key), dict):
-            section[key] = {**section[key], **value}
-        else:
-            section[key] = value
-    return section
 
 
 @pytest.fixture

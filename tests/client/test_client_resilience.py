@@ -77,7 +77,7 @@ def test_the_total_timeout_bounds_the_call_retries_included(client_app, downstre
 def test_a_refused_connection_is_retried_even_for_a_post(make_chassis_app, kind):
     import chassis_client
     from client_spec import SPEC
-    from conftest import service_settings
+    from client_support import service_settings
 
     app = make_chassis_app(
         spec=SPEC,

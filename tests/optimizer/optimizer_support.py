@@ -92,7 +92,8 @@ def serving(app: chassis.App, **config: Any) -> Iterator[str]:
 
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+        # log_config=None: a test server must not reconfigure the process's logging.
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

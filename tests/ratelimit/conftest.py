@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import chassis
 import chassis_ratelimit
 import pytest
 import ratelimit_views
-
-SPEC = Path(__file__).with_name("ratelimit_spec.yaml")
+from ratelimit_views import SPEC
 
 AppMaker = Callable[..., Any]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+SPEC = Path(__file__).with_name("ratelimit_spec.yaml")
 
 calls: Counter[str] = Counter()
 

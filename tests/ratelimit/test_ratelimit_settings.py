@@ -44,7 +44,7 @@ def test_settings_come_from_the_environment(
     make_chassis_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import chassis_ratelimit
-    from conftest import SPEC
+    from ratelimit_views import SPEC
 
     monkeypatch.setenv("CHASSIS_RATELIMIT__DEFAULT_LIMITS", "1 per minute")
     monkeypatch.setenv("CHASSIS_RATELIMIT__OVERRIDES", '{"GET /limited": "2/minute"}')
