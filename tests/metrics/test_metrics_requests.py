@@ -132,6 +132,9 @@ def test_metrics_endpoint_and_health_are_not_counted(app: chassis.App) -> None:
             client.get("/metrics")
             assert client.get("/healthz").status_code == 200
             assert client.get("/readyz").status_code == 200
+            assert client.get("/startupz").status_code == 200
+            assert client.get("/health/readiness").status_code == 200
+            assert client.get("/info").status_code == 200
         samples = scrape(client)
     assert series(samples, REQUESTS) == []
 

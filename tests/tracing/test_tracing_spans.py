@@ -177,7 +177,19 @@ def test_global_provider_is_used_and_global_tracer_children_nest(
     assert tracing == {"status": "up", "exporter": "application", "source": "global"}
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/static/app.js", "/skip"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthz",
+        "/readyz",
+        "/startupz",
+        "/health/liveness",
+        "/info",
+        "/metrics",
+        "/static/app.js",
+        "/skip",
+    ],
+)
 def test_excluded_paths_make_no_span(traced_app, spans, path):
     app = traced_app({"tracing": {"exclude_paths": ["/static/*", "/skip"]}})
     with app.test_client() as client:

@@ -12,6 +12,7 @@ from ._base import BaseApp
 from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
 from ._listing import split_list
+from ._management import probe_paths
 from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
 from ._markers import hookimpl, hookspec
 from ._outgoing import outgoing_headers
@@ -65,6 +66,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "outgoing_headers",
+    "probe_paths",
     "problem_response",
     "redact_credentials",
     "register_metrics",

@@ -30,7 +30,7 @@ from ._info import InfoReport
 from ._json_response import send_json, send_problem
 from ._paths import app_path
 from ._patterns import PathPatterns
-from ._settings import SettingsError
+from ._settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from ._base import BaseApp
@@ -87,13 +87,20 @@ def _check_protection(app: BaseApp) -> None:
         )
 
 
+def probe_paths(settings: Settings) -> list[str]:
+    """The kernel's probe and management endpoints (``/healthz``, ``/readyz``, ``/startupz``,
+    ``/health/*``, ``/info``, ``/loggers/*`` as settings place them), as path patterns: what
+    observers and the optimizer leave alone (``exclude_probes``, ``exclude_health``)."""
+    exact, prefixes = kernel_management_paths(settings)
+    return [*sorted(exact), *(prefix + "*" for prefix in prefixes)]
+
+
 def _validators(app: BaseApp) -> list[Any]:
     return list(app.plugin_manager.hook.validate_bearer_token.get_hookimpls())
 
 
-def kernel_management_paths(app: BaseApp) -> tuple[set[str], tuple[str, ...]]:
+def kernel_management_paths(settings: Settings) -> tuple[set[str], tuple[str, ...]]:
     """The kernel's own management paths: exact ones, and prefixes (``/health/``)."""
-    settings = app.settings
     health = settings.health
     exact = {health.liveness_path, health.readiness_path, health.startup_path}
     prefixes: list[str] = []
@@ -229,7 +236,7 @@ class ManagementPortMiddleware:
 
     def _is_management(self, path: str) -> bool:
         if self._matcher is None:  # at the first request: plugins have added their paths
-            exact, prefixes = kernel_management_paths(self.chassis_app)
+            exact, prefixes = kernel_management_paths(self.chassis_app.settings)
             self._matcher = exact, prefixes, PathPatterns(self.chassis_app.management_paths)
         exact, prefixes, added = self._matcher
         return path in exact or path.startswith(prefixes) or added(path)

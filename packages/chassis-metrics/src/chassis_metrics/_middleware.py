@@ -39,7 +39,7 @@ class MetricsMiddleware:
         self.serve_path = settings.path if settings.port is None else None
         excluded = [settings.path, *settings.exclude_paths]
         if settings.exclude_health:
-            excluded += [core.health.liveness_path, core.health.readiness_path]
+            excluded += chassis.probe_paths(core)
         self.excluded = chassis.PathPatterns(excluded)
         self.metrics = state.metrics
         self.in_progress = state.metrics.in_progress_by_method

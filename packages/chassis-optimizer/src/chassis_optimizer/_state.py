@@ -107,9 +107,7 @@ class Optimizer:
         self.metrics = OptimizerMetrics()
         self.metrics.bind(app)
         core = app.settings
-        self.excluded = chassis.PathPatterns(
-            [core.health.liveness_path, core.health.readiness_path, *settings.exclude_paths]
-        )
+        self.excluded = chassis.PathPatterns([*chassis.probe_paths(core), *settings.exclude_paths])
         self.key_prefix = (
             settings.cache_key_prefix
             if settings.cache_key_prefix is not None

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chassis import PathPatterns, PluginError, redact_credentials
+from chassis import PathPatterns, PluginError, probe_paths, redact_credentials
 from opentelemetry import trace
 
 from ._settings import TracingSettings, parse_headers
@@ -169,7 +169,7 @@ def build_runtime(app: App, settings: Settings, section: TracingSettings) -> Tra
 def _excluded_paths(settings: Settings, section: TracingSettings) -> list[str]:
     paths = list(section.exclude_paths)
     if section.exclude_probes:
-        paths += [settings.health.liveness_path, settings.health.readiness_path]
+        paths += probe_paths(settings)
         metrics = getattr(settings, "metrics", None)
         paths.append(getattr(metrics, "path", None) or "/metrics")
     return paths
