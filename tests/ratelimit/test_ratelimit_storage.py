@@ -265,7 +265,7 @@ def test_scripts_unknown_to_redis_are_loaded_again(
     app = make_app({"storage_url": redis_url, "key_prefix": key_prefix})
     with app.test_client() as client:
         first = client.get("/limited")
-        batcher = chassis_ratelimit.get_limiter(app).store._bound.batcher
+        batcher = chassis_ratelimit.get_limiter(app).store._clients.latest.batcher
         batcher.script.sha = "0" * 40  # a script Redis does not have, as after SCRIPT FLUSH
         second = client.get("/limited")
         ready = client.get("/readyz").json()["checks"]["ratelimit"]

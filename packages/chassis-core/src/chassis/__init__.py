@@ -15,9 +15,11 @@ from ._listing import split_list
 from ._management import probe_paths
 from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
 from ._markers import hookimpl, hookspec
+from ._outage import Outage
 from ._outgoing import outgoing_headers
 from ._paths import app_path
 from ._patterns import PathPatternList, PathPatterns
+from ._per_loop import PerLoop
 from ._plugins import ENTRY_POINT_GROUP, PluginError, PluginInfo
 from ._problem import problem_response
 from ._redact import redact_credentials
@@ -50,8 +52,10 @@ __all__ = [
     "ManagementSettings",
     "MultipleResourceResolver",
     "OperationResult",
+    "Outage",
     "PathPatternList",
     "PathPatterns",
+    "PerLoop",
     "PluginContext",
     "PluginError",
     "PluginInfo",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -50,7 +49,6 @@ logger = logging.getLogger("chassis.idempotency")
 
 class _Bound(NamedTuple):
     client: Any
-    loop: asyncio.AbstractEventLoop
     claim: Any
     complete: Any
 
@@ -73,27 +71,22 @@ class RedisStore:
         self.url = url
         self.client_name = client_name
         self.timeout = timeout
-        self.retry_interval = retry_interval
-        self.warn_interval = warn_interval
-        self.on_error = on_error
-        self.reachable: bool | None = None
-        self.last_error: str | None = None
-        self._bound: _Bound | None = None
-        self._down_until = 0.0
-        self._last_warning: float | None = None
+        self.outage = chassis.Outage(
+            "idempotency",
+            f"Redis at {url}",
+            logger=logger,
+            retry_interval=retry_interval,
+            warn_interval=warn_interval,
+            on_error=on_error,
+        )
+        self._clients = chassis.PerLoop(self._bind)
+
+    def _bind(self) -> _Bound:
+        client = self._new_client()
+        return _Bound(client, client.register_script(CLAIM), client.register_script(COMPLETE))
 
     def _redis(self) -> _Bound:
-        # A client (and its pool) belongs to one event loop; another loop (a test client
-        # without its lifespan, a new worker) gets its own.
-        loop = asyncio.get_running_loop()
-        bound = self._bound
-        if bound is None or bound.loop is not loop:
-            client = self._new_client()
-            bound = _Bound(
-                client, loop, client.register_script(CLAIM), client.register_script(COMPLETE)
-            )
-            self._bound = bound
-        return bound
+        return self._clients.get()
 
     def _new_client(self) -> Any:
         from redis.asyncio import Redis
@@ -109,35 +102,11 @@ class RedisStore:
         )
 
     def _check(self) -> None:
-        if self._down_until > time.monotonic():
-            raise StoreError(f"Redis unavailable ({self.last_error}); next try soon")
+        if self.outage.active:
+            raise StoreError(f"Redis unavailable ({self.outage.last_error}); next try soon")
 
     def _failed(self, error: BaseException) -> StoreError:
-        now = time.monotonic()
-        self.reachable = False
-        self.last_error = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        self._down_until = now + self.retry_interval
-        if self.on_error is not None:
-            self.on_error()
-        if self._last_warning is None or now - self._last_warning >= self.warn_interval:
-            self._last_warning = now
-            logger.warning(
-                "idempotency: Redis at %s failed (%s); next try in %g s (this warning repeats "
-                "at most every %g s)",
-                chassis.redact_credentials(self.url),
-                self.last_error,
-                self.retry_interval,
-                self.warn_interval,
-            )
-        return StoreError(self.last_error)
-
-    def _succeeded(self) -> None:
-        if self.reachable is False:
-            logger.warning(
-                "idempotency: Redis at %s is reachable again", chassis.redact_credentials(self.url)
-            )
-        self.reachable = True
-        self._down_until = 0.0
+        return StoreError(self.outage.failed(error))
 
     async def claim(self, key: str, token: str, fingerprint: str, lock_seconds: float) -> Claim:
         self._check()
@@ -148,7 +117,7 @@ class RedisStore:
             )
         except Exception as error:
             raise self._failed(error) from error
-        self._succeeded()
+        self.outage.succeeded()
         if reply[0] == 2:
             record = Record.from_bytes(reply[1])
             if record is None:  # written by another version: the key cannot be replayed
@@ -168,7 +137,7 @@ class RedisStore:
             )
         except Exception as error:
             raise self._failed(error) from error
-        self._succeeded()
+        self.outage.succeeded()
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -176,24 +145,20 @@ class RedisStore:
         except Exception as error:
             self._failed(error if str(error) else TimeoutError("no answer"))
         else:
-            self._succeeded()
-        detail: dict[str, Any] = {
+            self.outage.succeeded()
+        return {
             "status": "up",
             "store": self.name,
             "url": chassis.redact_credentials(self.url),
-            "reachable": bool(self.reachable),
+            **self.outage.detail(),
         }
-        if not self.reachable:
-            detail["degraded"] = True
-            detail["error"] = self.last_error
-        return detail
 
     async def start(self) -> None:
         """Create the client (its pool connects on first use) on the server's event loop."""
         self._redis()
 
     async def close(self) -> None:
-        bound, self._bound = self._bound, None
+        bound = self._clients.pop()
         if bound is not None:
             try:
                 await bound.client.aclose()

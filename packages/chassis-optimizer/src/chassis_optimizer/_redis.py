@@ -87,10 +87,9 @@ def generation_keys(prefix: str, path: str) -> tuple[str, ...]:
 
 
 class _Bound(NamedTuple):
-    """A Redis client, the loop it belongs to, and its scripts."""
+    """A Redis client and its scripts."""
 
     client: Any
-    loop: asyncio.AbstractEventLoop
     lookup: Any
     claim: Any
     release: Any
@@ -118,34 +117,31 @@ class RedisCache:
         self.key_prefix = key_prefix
         self.client_name = client_name
         self.timeout = timeout
-        self.retry_interval = retry_interval
-        self.warn_interval = warn_interval
-        self.on_error = on_error
-        self.reachable: bool | None = None
-        self.last_error: str | None = None
-        self._bound: _Bound | None = None
+        self.outage = chassis.Outage(
+            "response cache",
+            f"Redis at {url}",
+            logger=logger,
+            retry_interval=retry_interval,
+            warn_interval=warn_interval,
+            while_down="serving without the cache",
+            on_error=on_error,
+        )
+        self._clients = chassis.PerLoop(self._bind)
         """The client of the loop that uses the cache (and its scripts), swapped as one."""
         self._closed_on: asyncio.AbstractEventLoop | None = None
         """The loop of a server that shut down: its late requests open no client."""
-        self._down_until = 0.0
-        self._last_warning: float | None = None
+
+    def _bind(self) -> _Bound:
+        client = self._new_client()
+        return _Bound(
+            client,
+            client.register_script(LOOKUP),
+            client.register_script(CLAIM),
+            client.register_script(RELEASE),
+        )
 
     def _redis(self) -> _Bound:
-        # A client (and its pool) belongs to one event loop; a new loop (a test client without
-        # `with`, a new worker) gets its own.
-        loop = asyncio.get_running_loop()
-        bound = self._bound
-        if bound is None or bound.loop is not loop:
-            client = self._new_client()
-            bound = _Bound(
-                client,
-                loop,
-                client.register_script(LOOKUP),
-                client.register_script(CLAIM),
-                client.register_script(RELEASE),
-            )
-            self._bound = bound
-        return bound
+        return self._clients.get()
 
     def _new_client(self) -> Any:
         from redis.asyncio import Redis
@@ -164,8 +160,8 @@ class RedisCache:
     async def _connection(self) -> AsyncIterator[Any]:
         """The client, or on another loop than the one that owns it (an invalidation from
         outside the server), a client of this call's own."""
-        bound = self._bound
-        if bound is not None and bound.loop is asyncio.get_running_loop():
+        bound = self._clients.current()
+        if bound is not None:
             yield bound.client
             return
         client = self._new_client()
@@ -186,34 +182,7 @@ class RedisCache:
                     return True
             except RuntimeError:  # pragma: no cover - always asked from a coroutine
                 pass
-        return self._down_until > time.monotonic()
-
-    def _failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        self.reachable = False
-        self.last_error = f"{type(error).__name__}: {error}"
-        self._down_until = now + self.retry_interval
-        if self.on_error is not None:
-            self.on_error()
-        if self._last_warning is None or now - self._last_warning >= self.warn_interval:
-            self._last_warning = now
-            logger.warning(
-                "response cache: Redis at %s failed (%s); serving without the cache, next try "
-                "in %g s (this warning repeats at most every %g s)",
-                chassis.redact_credentials(self.url),
-                self.last_error,
-                self.retry_interval,
-                self.warn_interval,
-            )
-
-    def _succeeded(self) -> None:
-        if self.reachable is False:
-            logger.warning(
-                "response cache: Redis at %s is reachable again",
-                chassis.redact_credentials(self.url),
-            )
-        self.reachable = True
-        self._down_until = 0.0
+        return self.outage.active
 
     async def lookup(self, base: str, path: str) -> tuple[Slot, Entry | None]:
         slot = Slot(base, path)
@@ -224,9 +193,9 @@ class RedisCache:
                 keys=[base, *generation_keys(self.key_prefix, path)]
             )
         except Exception as error:  # any failure of the cache is a miss, never a 500
-            self._failed(error)
+            self.outage.failed(error)
             return slot, None
-        self._succeeded()
+        self.outage.succeeded()
         slot = Slot(base, path, suffix=suffix.decode("ascii"))
         return slot, Entry.from_bytes(data) if data else None
 
@@ -239,9 +208,9 @@ class RedisCache:
         try:
             await self._redis().client.set(slot.key, entry.to_bytes(), px=milliseconds)
         except Exception as error:
-            self._failed(error)
+            self.outage.failed(error)
             return
-        self._succeeded()
+        self.outage.succeeded()
 
     def current(self, slot: Slot) -> bool:
         # An invalidation changes the key itself: a slot looked up before it is never read.
@@ -259,9 +228,9 @@ class RedisCache:
                     pipe.set(name, uuid.uuid4().hex, px=milliseconds)
                 await pipe.execute()
         except Exception as error:
-            self._failed(error)
+            self.outage.failed(error)
             return False
-        self._succeeded()
+        self.outage.succeeded()
         return True
 
     # -- filling an entry once for every worker (see _flight) ------------------------------
@@ -279,9 +248,9 @@ class RedisCache:
                 keys=[slot.key, slot.key + ":fill"], args=[token, milliseconds]
             )
         except Exception as error:
-            self._failed(error)
+            self.outage.failed(error)
             return None
-        self._succeeded()
+        self.outage.succeeded()
         if reply[0] == 2:
             return Entry.from_bytes(reply[1])  # None (not ours to read): run the view
         return bool(reply[0])
@@ -293,9 +262,9 @@ class RedisCache:
         try:
             data, token = await self._redis().client.mget(slot.key, slot.key + ":fill")
         except Exception as error:
-            self._failed(error)
+            self.outage.failed(error)
             return None, False
-        self._succeeded()
+        self.outage.succeeded()
         return (Entry.from_bytes(data) if data else None), token is not None
 
     async def release(self, slot: Slot, token: str) -> None:
@@ -305,25 +274,21 @@ class RedisCache:
         try:
             await self._redis().release(keys=[slot.key + ":fill"], args=[token])
         except Exception as error:
-            self._failed(error)
+            self.outage.failed(error)
 
     async def health(self) -> dict[str, Any]:
         try:
             async with self._connection() as client:
                 await asyncio.wait_for(client.ping(), self.timeout * 2)
         except Exception as error:
-            self._failed(error if str(error) else TimeoutError("no answer"))
+            self.outage.failed(error if str(error) else TimeoutError("no answer"))
         else:
-            self._succeeded()
-        detail: dict[str, Any] = {
+            self.outage.succeeded()
+        return {
             "backend": self.name,
             "url": chassis.redact_credentials(self.url),
-            "reachable": bool(self.reachable),
+            **self.outage.detail(),
         }
-        if not self.reachable:
-            detail["degraded"] = True
-            detail["error"] = self.last_error
-        return detail
 
     async def start(self) -> None:
         """Create the client (its pool connects on first use) on the server's event loop."""
@@ -336,7 +301,7 @@ class RedisCache:
         opening a client nobody would close; invalidations use a client of their own,
         closed after use."""
         self._closed_on = asyncio.get_running_loop()
-        bound, self._bound = self._bound, None
+        bound = self._clients.pop()
         if bound is not None:
             try:
                 await bound.client.aclose()

@@ -16,7 +16,6 @@ recovers by itself. A warning is logged at most once per ``warn_interval``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -115,7 +114,6 @@ class MemoryStore:
 
 
 class _Bound(NamedTuple):
-    loop: asyncio.AbstractEventLoop
     pool: Any
     client: Any
     limiter: Any
@@ -146,65 +144,62 @@ class RedisStore:
         self.key_prefix = key_prefix
         self.client_name = client_name
         self.timeout = timeout
-        self.retry_interval = retry_interval
-        self.warn_interval = warn_interval
-        self.on_error = on_error
-        self.reachable: bool | None = None
-        self.last_error: str | None = None
-        self.errors = 0
-        """Failed calls since start-up (also counted by the metrics plugin when it is on)."""
-        self._bound: _Bound | None = None
-        self._down_until = 0.0
-        self._last_warning: float | None = None
+        self.outage = chassis.Outage(
+            "rate limits",
+            f"Redis at {url}",
+            logger=logger,
+            retry_interval=retry_interval,
+            warn_interval=warn_interval,
+            on_error=on_error,
+        )
+        self._clients = chassis.PerLoop(self._new_bound)
 
     def _bind(self) -> _Bound:
-        loop = asyncio.get_running_loop()
-        bound = self._bound
-        if bound is None or bound.loop is not loop:
-            from limits.aio.storage import RedisStorage
-            from limits.aio.strategies import MovingWindowRateLimiter
-            from redis.asyncio import ConnectionPool, Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
+        return self._clients.get()
 
-            from ._batch import Batcher
+    def _new_bound(self) -> _Bound:
+        from limits.aio.storage import RedisStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
+        from redis.asyncio import ConnectionPool, Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-            # The pool is ours (limits builds its client on it): we close it at shutdown.
-            pool = ConnectionPool.from_url(
-                self.url,
-                client_name=self.client_name,
-                # Each round trip is bounded as a whole (see _batch.within); a timer per
-                # reply read costs about 45 us of CPU a call.
-                socket_connect_timeout=self.timeout,
-                # One try per call: a failure is answered at once (open or closed), and the
-                # next request tries again after retry_interval.
-                retry=Retry(NoBackoff(), 0),
-            )
-            storage = RedisStorage(
-                "async+redis://",
-                implementation="redispy",
-                key_prefix=self.key_prefix,
-                connection_pool=pool,  # type: ignore[arg-type]  # typed too narrowly
-            )
-            client = Redis(connection_pool=pool)
-            # limits' key names (its prefix and separator), for the batched calls.
-            prefixed_key = getattr(getattr(storage, "bridge", None), "prefixed_key", None)
-            bound = self._bound = _Bound(
-                loop,
-                pool,
-                client,
-                MovingWindowRateLimiter(storage),
-                Batcher(client, prefixed_key, self.timeout) if prefixed_key is not None else None,
-            )
-        return bound
+        from ._batch import Batcher
+
+        # The pool is ours (limits builds its client on it): we close it at shutdown.
+        pool = ConnectionPool.from_url(
+            self.url,
+            client_name=self.client_name,
+            # Each round trip is bounded as a whole (see _batch.within); a timer per reply
+            # read costs about 45 us of CPU a call.
+            socket_connect_timeout=self.timeout,
+            # One try per call: a failure is answered at once (open or closed), and the next
+            # request tries again after retry_interval.
+            retry=Retry(NoBackoff(), 0),
+        )
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=self.key_prefix,
+            connection_pool=pool,  # type: ignore[arg-type]  # typed too narrowly
+        )
+        client = Redis(connection_pool=pool)
+        # limits' key names (its prefix and separator), for the batched calls.
+        prefixed_key = getattr(getattr(storage, "bridge", None), "prefixed_key", None)
+        return _Bound(
+            pool,
+            client,
+            MovingWindowRateLimiter(storage),
+            Batcher(client, prefixed_key, self.timeout) if prefixed_key is not None else None,
+        )
 
     @property
     def bypassed(self) -> bool:
-        return self._down_until > time.monotonic()
+        return self.outage.active
 
     async def hit(self, item: RateLimitItem, ids: tuple[str, ...], stats: bool) -> Hit:
         if self.bypassed:
-            raise StorageUnavailable(self.last_error or "Redis unreachable")
+            raise StorageUnavailable(self.outage.last_error or "Redis unreachable")
         bound = self._bind()
         try:
             if bound.batcher is not None:
@@ -212,9 +207,8 @@ class RedisStore:
             else:
                 hit = await within(self.timeout, self._one_by_one(bound.limiter, item, ids, stats))
         except Exception as error:  # any failure of Redis: fail open or closed, never a 500
-            self._failed(error)
-            raise StorageUnavailable(self.last_error) from error
-        self._succeeded()
+            raise StorageUnavailable(self.outage.failed(error)) from error
+        self.outage.succeeded()
         return hit
 
     @staticmethod
@@ -238,58 +232,27 @@ class RedisStore:
         window = await limiter.get_window_stats(item, *ids)
         return Hit(allowed, max(0, window.remaining), _seconds_until(window.reset_time))
 
-    def _failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        self.reachable = False
-        self.errors += 1
-        self.last_error = f"{type(error).__name__}: {chassis.redact_credentials(str(error))}"
-        self._down_until = now + self.retry_interval
-        if self.on_error is not None:
-            self.on_error()
-        if self._last_warning is None or now - self._last_warning >= self.warn_interval:
-            self._last_warning = now
-            logger.warning(
-                "rate limits: Redis at %s failed (%s); next try in %g s (this warning "
-                "repeats at most every %g s)",
-                chassis.redact_credentials(self.url),
-                self.last_error,
-                self.retry_interval,
-                self.warn_interval,
-            )
-
-    def _succeeded(self) -> None:
-        if self.reachable is False:
-            logger.warning(
-                "rate limits: Redis at %s is reachable again", chassis.redact_credentials(self.url)
-            )
-        self.reachable = True
-        self._down_until = 0.0
-
     async def health(self) -> dict[str, Any]:
         """Pings Redis (also outside ``retry_interval``: the probe tells the truth)."""
         try:
             await within(self.timeout * 2, self._bind().client.ping())
         except Exception as error:
-            self._failed(error if str(error) else TimeoutError("no answer"))
+            self.outage.failed(error if str(error) else TimeoutError("no answer"))
         else:
-            self._succeeded()
-        detail: dict[str, Any] = {
+            self.outage.succeeded()
+        return {
             "status": "up",
             "storage": self.name,
             "url": chassis.redact_credentials(self.url),
-            "reachable": bool(self.reachable),
-            "errors": self.errors,
+            "errors": self.outage.errors,
+            **self.outage.detail(),
         }
-        if not self.reachable:
-            detail["degraded"] = True
-            detail["error"] = self.last_error
-        return detail
 
     async def start(self) -> None:
         self._bind()
 
     async def close(self) -> None:
-        bound, self._bound = self._bound, None
+        bound = self._clients.pop()
         if bound is not None:
             try:
                 await bound.pool.aclose()
