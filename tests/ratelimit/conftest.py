@@ -11,9 +11,8 @@ import chassis
 import chassis_ratelimit
 import pytest
 import ratelimit_views
+from ratelimit_support import AppMaker
 from ratelimit_views import SPEC
-
-AppMaker = Callable[..., Any]
 
 
 @pytest.fixture

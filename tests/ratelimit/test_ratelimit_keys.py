@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import AppMaker
+from ratelimit_support import AppMaker
 
 
 def statuses(client: Any, path: str, count: int, **kwargs: Any) -> list[int]:

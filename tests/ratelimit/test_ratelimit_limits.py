@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import ratelimit_views
-from conftest import AppMaker
+from ratelimit_support import AppMaker
 
 QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import chassis
 import pytest
-from conftest import AppMaker
+from ratelimit_support import AppMaker
 
 
 def statuses(client: Any, path: str, count: int) -> list[int]:

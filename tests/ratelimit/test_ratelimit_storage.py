@@ -16,7 +16,7 @@ import chassis_metrics
 import pytest
 import ratelimit_views
 from chassis_test_support import free_port
-from conftest import AppMaker
+from ratelimit_support import AppMaker
 
 REDIS = ("127.0.0.1", 6379)
 
