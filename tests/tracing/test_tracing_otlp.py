@@ -88,7 +88,9 @@ def test_unreachable_collector_does_not_fail_or_slow_requests(
     baseline = _time_requests(baseline_app)
     with caplog.at_level(logging.INFO):
         elapsed = _time_requests(app)
-    assert elapsed < baseline * 1.5 + 0.25, (elapsed, baseline)
+    # Not a speed test: an export that held requests would cost each one the exporter's 0.3 s
+    # time-out (12 s for 40); the margin only absorbs a busy machine.
+    assert elapsed < baseline * 2 + 1.5, (elapsed, baseline)
 
     health = app.extras["health"]
     assert health["status"] == "up", "a dead collector never makes the service unready"
