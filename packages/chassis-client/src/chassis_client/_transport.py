@@ -11,6 +11,7 @@ so the common case costs only the bookkeeping above.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -216,11 +217,20 @@ class Policy:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds a 429 or 503 asks to wait (``Retry-After`` in seconds), else ``None``."""
+    """Seconds a 429 or 503 asks to wait (``Retry-After``: seconds or an HTTP date, RFC 9110
+    10.2.3), else ``None``."""
     if response.status_code not in (429, 503):
         return None
     value = response.headers.get("retry-after", "").strip()
-    return float(value) if value.isdigit() else None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is always GMT
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 class ServiceTransport(httpx.BaseTransport):
