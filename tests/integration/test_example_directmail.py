@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from directmail.service import create_app
@@ -83,3 +84,45 @@ def test_swagger_ui_and_readiness_with_the_database(client):
     assert ready["service"] == "directmail"
     assert ready["checks"]["database"]["status"] == "up"
     assert ready["checks"]["database"]["dialect"] == "sqlite"
+
+
+def test_chassis_run_serves_the_async_factory(tmp_path):
+    """The README's second way to run the example: ``chassis run
+    directmail.service:create_async_app --factory``, a real server on the async engine."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+    from chassis_test_support import free_port, wait_until_serving
+
+    root = Path(__file__).parents[2]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env.update(
+        CHASSIS_CONFIG=str(root / "examples/directmail/chassis.toml"),
+        CHASSIS_SQLALCHEMY__URL=f"sqlite:///{tmp_path / 'dm.db'}",
+        CHASSIS_LOG_LEVEL="WARNING",
+    )
+    chassis = Path(sys.executable).with_name("chassis")
+    server = subprocess.Popen(
+        [chassis, "run", "directmail.service:create_async_app", "--factory", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
+        response = httpx.get(f"http://127.0.0.1:{port}/premises", params={"limit": 3}, timeout=5)
+        info = httpx.get(f"http://127.0.0.1:{port}/info", timeout=5).json()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=20)
+    assert response.status_code == 200, output
+    assert len(response.json()) == 3
+    assert "AsyncApp" in json.dumps(info), info
+    assert "Traceback" not in output
