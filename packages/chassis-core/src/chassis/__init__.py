@@ -11,6 +11,7 @@ from ._async_app import AsyncApp
 from ._base import BaseApp
 from ._context import RequestContext, current_context, get_context
 from ._database import DatabaseCheck
+from ._endpoints import HttpEndpoint, parse_headers
 from ._listing import split_list
 from ._management import probe_paths
 from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
@@ -47,6 +48,7 @@ __all__ = [
     "DatabaseCheck",
     "EnvelopeSettings",
     "HealthSettings",
+    "HttpEndpoint",
     "InfoSettings",
     "LoggersSettings",
     "ManagementSettings",
@@ -70,6 +72,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "outgoing_headers",
+    "parse_headers",
     "probe_paths",
     "problem_response",
     "redact_credentials",

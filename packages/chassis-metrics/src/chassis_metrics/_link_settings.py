@@ -6,27 +6,8 @@ A base of :class:`~chassis_metrics.MetricsSettings` (``CHASSIS_METRICS__EXEMPLAR
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
-from pydantic import BaseModel, Field, PositiveFloat, SecretStr, field_validator, model_validator
-
-
-def parse_headers(value: str) -> dict[str, str]:
-    """``key=value,key2=value2`` (values URL-encoded), the format of
-    ``OTEL_EXPORTER_OTLP_HEADERS``, to a dict; ``ValueError`` without echoing values."""
-    headers: dict[str, str] = {}
-    for position, item in enumerate(value.split(","), start=1):
-        if not item.strip():
-            continue
-        key, sep, val = item.partition("=")
-        key = key.strip()
-        if not sep or not key or any(c.isspace() for c in key):
-            raise ValueError(
-                f"item {position} is not key=value (expected 'key=value,key2=value2', "
-                "values URL-encoded)"
-            )
-        headers[key.lower()] = unquote(val.strip())
-    return headers
+from chassis import HttpEndpoint, parse_headers
+from pydantic import BaseModel, Field, PositiveFloat, SecretStr, model_validator
 
 
 class LinkSettings(BaseModel):
@@ -44,7 +25,7 @@ class LinkSettings(BaseModel):
         description="Also push the chassis metrics over OTLP/HTTP to the collector the traces "
         "go to; needs chassis-metrics[otlp].",
     )
-    otlp_endpoint: str | None = Field(
+    otlp_endpoint: HttpEndpoint = Field(
         None,
         description="OTLP/HTTP endpoint of the metrics: a base URL (http://collector:4318, "
         "'/v1/metrics' is appended) or the full URL. Unset: the tracing plugin's endpoint "
@@ -57,17 +38,6 @@ class LinkSettings(BaseModel):
     )
     otlp_interval: PositiveFloat = Field(60.0, description="Seconds between two pushes.")
     otlp_timeout: PositiveFloat = Field(10.0, description="Seconds one push may take.")
-
-    @field_validator("otlp_endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
 
     @model_validator(mode="after")
     def _check_headers(self) -> LinkSettings:

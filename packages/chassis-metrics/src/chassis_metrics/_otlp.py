@@ -21,10 +21,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chassis import redact_credentials
+from chassis import parse_headers, redact_credentials
 
 from ._constants import OTLP_KEY, MetricsError
-from ._link_settings import parse_headers
 
 if TYPE_CHECKING:
     import chassis

@@ -20,9 +20,9 @@ import warnings
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chassis import PluginError, redact_credentials
+from chassis import PluginError, parse_headers, redact_credentials
 
-from ._settings import TracingSettings, parse_headers
+from ._settings import TracingSettings
 
 if TYPE_CHECKING:
     import chassis

@@ -11,10 +11,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chassis import PathPatterns, PluginError, probe_paths, redact_credentials
+from chassis import PathPatterns, PluginError, parse_headers, probe_paths, redact_credentials
 from opentelemetry import trace
 
-from ._settings import TracingSettings, parse_headers
+from ._settings import TracingSettings
 
 if TYPE_CHECKING:
     from chassis import App, Settings

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlsplit
 
-from chassis import PathPatternList, PluginSettings
+from chassis import HttpEndpoint, PathPatternList, PluginSettings, parse_headers
 from pydantic import (
     BeforeValidator,
     Field,
     PositiveFloat,
     SecretStr,
-    field_validator,
     model_validator,
 )
 
@@ -36,24 +34,6 @@ LogLevel = Annotated[
 ]
 
 
-def parse_headers(value: str) -> dict[str, str]:
-    """``key=value,key2=value2`` (values URL-encoded), the format of
-    ``OTEL_EXPORTER_OTLP_HEADERS``, to a dict. Raises ``ValueError`` without echoing values."""
-    headers: dict[str, str] = {}
-    for position, item in enumerate(value.split(","), start=1):
-        if not item.strip():
-            continue
-        key, sep, val = item.partition("=")
-        key = key.strip()
-        if not sep or not key or any(c.isspace() for c in key):
-            raise ValueError(
-                f"item {position} is not key=value (expected 'key=value,key2=value2', "
-                "values URL-encoded)"
-            )
-        headers[key.lower()] = unquote(val.strip())
-    return headers
-
-
 class TracingSettings(PluginSettings):
     """Settings of the tracing plugin, mounted at ``settings.tracing``.
 
@@ -69,7 +49,7 @@ class TracingSettings(PluginSettings):
             "is set (here or in OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT), else 'none'."
         ),
     )
-    endpoint: str | None = Field(
+    endpoint: HttpEndpoint = Field(
         None,
         description=(
             "OTLP endpoint. http/protobuf: a base URL (http://collector:4318, '/v1/traces' "
@@ -123,22 +103,11 @@ class TracingSettings(PluginSettings):
         description="Log records from this level are exported (they must also pass their "
         "logger's level; the root logger's is CHASSIS_LOG_LEVEL).",
     )
-    logs_endpoint: str | None = Field(
+    logs_endpoint: HttpEndpoint = Field(
         None,
         description="OTLP endpoint of the log records; unset: the spans' endpoint with "
         "'/v1/logs' (http/protobuf), else OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT.",
     )
-
-    @field_validator("endpoint", "logs_endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
 
     @model_validator(mode="after")
     def _check_headers(self) -> TracingSettings:
