@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,6 +48,23 @@ def postgres_url() -> str:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own (tests run in parallel workers, and beside other
+    checkouts' tests on one Redis); its keys are deleted afterwards."""
+    import redis
+
+    prefix = f"test:chassis:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 # Behaviour tests run on both app classes so the two cannot drift: a test (or a package's

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,22 +44,6 @@ def make_app(make_chassis_app: Callable[..., Any]) -> AppMaker:
         )
 
     return factory
-
-
-@pytest.fixture
-def key_prefix(redis_url: str) -> Iterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    import redis
-
-    prefix = f"test:chassis-idempotency:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture

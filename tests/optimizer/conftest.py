@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,22 +71,6 @@ def redis_url() -> Iterator[str]:
             pytest.fail(f"{reason} (CI=true: the Redis tests must run)")
         pytest.skip(reason)
     yield f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
-
-
-@pytest.fixture
-def key_prefix(redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    import redis
-
-    prefix = f"test:chassis-optimizer:{uuid.uuid4().hex}:"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

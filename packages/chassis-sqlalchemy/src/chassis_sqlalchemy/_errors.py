@@ -61,35 +61,27 @@ def _reason(error: BaseException) -> str:
     return chassis.redact_credentials(f"{type(error).__name__}: {text[0] if text else ''}")[:300]
 
 
-def handle_unavailable(request: Any, exc: DatabaseUnavailable) -> Any:
-    logger.error(
-        "database %r unavailable in %s %s: %s",
-        exc.database,
-        request.scope.get("method"),
-        request.scope.get("path"),
-        _reason(exc),
-    )
-    return chassis.problem_response(
-        503,
-        "Service Unavailable",
-        f"The database {exc.database!r} is not available; try again later.",
-        headers={"Retry-After": _UNAVAILABLE_RETRY_AFTER},
-        database=exc.database,
-    )
+def _handler(logged: str, problem: str, retry_after: str) -> Any:
+    """A 503 problem+json naming the database, the cause logged (no credentials)."""
+
+    def handle(request: Any, exc: DatabaseUnavailable | DatabaseBusy) -> Any:
+        logger.error(
+            "database %r" + logged + " in %s %s: %s",
+            exc.database,
+            request.scope.get("method"),
+            request.scope.get("path"),
+            _reason(exc),
+        )
+        return chassis.problem_response(
+            503,
+            "Service Unavailable",
+            f"The database {exc.database!r} {problem}; try again later.",
+            headers={"Retry-After": retry_after},
+            database=exc.database,
+        )
+
+    return handle
 
 
-def handle_busy(request: Any, exc: DatabaseBusy) -> Any:
-    logger.error(
-        "database %r: no free connection in %s %s: %s",
-        exc.database,
-        request.scope.get("method"),
-        request.scope.get("path"),
-        _reason(exc),
-    )
-    return chassis.problem_response(
-        503,
-        "Service Unavailable",
-        f"The database {exc.database!r} has no free connection; try again later.",
-        headers={"Retry-After": _BUSY_RETRY_AFTER},
-        database=exc.database,
-    )
+handle_unavailable = _handler(" unavailable", "is not available", _UNAVAILABLE_RETRY_AFTER)
+handle_busy = _handler(": no free connection", "has no free connection", _BUSY_RETRY_AFTER)
