@@ -164,9 +164,10 @@ class OtlpCollector:
     # -- traces -------------------------------------------------------------------------------
 
     def spans(self) -> list[dict[str, Any]]:
-        """Every span received: name, ids (hex), kind, attributes, resource."""
+        """Every span received, flattened: name, ids (hex), kind, status, attributes, event
+        names, resource, scope, and the headers of the export that carried it."""
         found = []
-        for _headers, message in self.requests("/v1/traces"):
+        for headers, message in self.requests("/v1/traces"):
             for resource_spans in message.resource_spans:
                 resource = attributes(resource_spans.resource.attributes)
                 for scope_spans in resource_spans.scope_spans:
@@ -176,9 +177,14 @@ class OtlpCollector:
                                 "name": span.name,
                                 "trace_id": span.trace_id.hex(),
                                 "span_id": span.span_id.hex(),
+                                "parent_span_id": span.parent_span_id.hex(),
                                 "kind": span.kind,
+                                "status": span.status.code,
                                 "attributes": attributes(span.attributes),
+                                "events": [event.name for event in span.events],
                                 "resource": resource,
+                                "scope": scope_spans.scope.name,
+                                "headers": headers,
                             }
                         )
         return found

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +11,11 @@ import chassis
 import chassis_tracing
 import pytest
 from opentelemetry import trace
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
+from otlp_support import OtlpCollector
 
 SPEC = Path(__file__).parent / "tracing_api.yaml"
 
@@ -99,85 +93,11 @@ def global_tracer_provider() -> Iterator[None]:
 # -- a real OTLP/HTTP receiver ---------------------------------------------------------------
 
 
-class OtlpReceiver:
-    """An OTLP/HTTP traces endpoint on 127.0.0.1 that decodes what it receives with
-    opentelemetry-proto (``ExportTraceServiceRequest``)."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], ExportTraceServiceRequest]] = []
-        self.received = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                message = ExportTraceServiceRequest()
-                message.ParseFromString(body)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.requests.append((headers, message))
-                receiver.received.set()
-                payload = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200 if self.path == "/v1/traces" else 404)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def spans(self) -> list[dict[str, Any]]:
-        """Every span received, flattened: name, ids, kind, attributes, resource, events."""
-        found = []
-        for headers, message in self.requests:
-            for resource_spans in message.resource_spans:
-                resource = _attributes(resource_spans.resource.attributes)
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        found.append(
-                            {
-                                "name": span.name,
-                                "trace_id": span.trace_id.hex(),
-                                "span_id": span.span_id.hex(),
-                                "parent_span_id": span.parent_span_id.hex(),
-                                "kind": span.kind,
-                                "status": span.status.code,
-                                "attributes": _attributes(span.attributes),
-                                "events": [e.name for e in span.events],
-                                "resource": resource,
-                                "scope": scope_spans.scope.name,
-                                "headers": headers,
-                            }
-                        )
-        return found
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _attributes(pairs: Any) -> dict[str, Any]:
-    result = {}
-    for pair in pairs:
-        value = pair.value
-        result[pair.key] = (
-            getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
-        )
-    return result
-
-
 @pytest.fixture
-def otlp_receiver() -> Iterator[OtlpReceiver]:
-    receiver = OtlpReceiver()
-    yield receiver
-    receiver.close()
+def otlp_receiver() -> Iterator[OtlpCollector]:
+    """The shared OTLP receiver (tests/otlp_support.py): ``url``, ``spans()``."""
+    with OtlpCollector() as receiver:
+        yield receiver
 
 
 @pytest.fixture
