@@ -10,7 +10,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from . import _envelope
-from ._database import DatabaseCheck, check_database_url
 from ._plugins import PluginInfo, register
 
 if TYPE_CHECKING:
@@ -35,6 +34,8 @@ def default_plugins(app: BaseApp) -> dict[str, object]:
                 "database now; set CHASSIS_SQLALCHEMY__URL instead"
             )
         else:
+            from ._database import DatabaseCheck, check_database_url
+
             url = settings.health.database_url.get_secret_value()
             check_database_url(url)
             logger.warning(

@@ -4,8 +4,6 @@ Kept beside :mod:`chassis._settings` (which mounts them as ``info``, ``loggers``
 ``management``) so the kernel's main settings module stays small.
 """
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 _PATH = r"^/\S*$"

