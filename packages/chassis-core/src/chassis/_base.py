@@ -10,7 +10,7 @@ import asyncio
 import logging
 import types
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution
 from typing import Any
 
 import pluggy
@@ -33,7 +33,7 @@ from ._logging import configure_logging, query_credentials
 from ._management import add_management_layers
 from ._operations import prefer_success_content_types
 from ._origins import Overrides
-from ._plugins import PluginInfo
+from ._plugins import PluginInfo, dist_fields
 from ._request_id import RequestContextMiddleware
 from ._request_path import (
     APPLICATION,
@@ -51,7 +51,9 @@ from ._validation import validator_map
 logger = logging.getLogger("chassis")
 
 try:
-    __version__ = version("chassis-core")
+    # The head of the metadata file, not importlib.metadata.version(), which parses the whole
+    # file as an e-mail message (about 2 ms of every start-up).
+    __version__ = dist_fields(distribution("chassis-core"))[1]
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0"
 

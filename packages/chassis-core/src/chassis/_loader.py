@@ -6,8 +6,7 @@ Shared by :class:`chassis.App` and the ``chassis`` command, which must agree on 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -16,8 +15,7 @@ from ._plugins import PluginError, PluginInfo
 from ._settings import Settings, build_settings, read_bootstrap
 
 
-@dataclass
-class Loaded:
+class Loaded(NamedTuple):
     manager: pluggy.PluginManager
     infos: dict[str, PluginInfo]
     settings: Settings

@@ -78,14 +78,14 @@ def discover() -> dict[str, EntryPoint]:
 
 
 def _dist_name(ep: EntryPoint) -> str:
-    return _dist_fields(ep.dist)[0]
+    return dist_fields(ep.dist)[0]
 
 
 def _dist_version(ep: EntryPoint) -> str:
-    return _dist_fields(ep.dist)[1]
+    return dist_fields(ep.dist)[1]
 
 
-def _dist_fields(dist: Distribution | None) -> tuple[str, str]:
+def dist_fields(dist: Distribution | None) -> tuple[str, str]:
     """The distribution's name and version from the head of its metadata file: the standard
     library parses the whole file as an e-mail message (about 1 ms each, at every start-up,
     for every installed plugin)."""
@@ -143,7 +143,7 @@ def select(
     overrides = overrides or {}
     explicit = set(explicit)
     infos = {
-        name: PluginInfo(name, *_dist_fields(ep.dist), ep.value, reason="not selected")
+        name: PluginInfo(name, *dist_fields(ep.dist), ep.value, reason="not selected")
         for name, ep in installed.items()
     }
     disabled = set(settings.disabled_plugins)

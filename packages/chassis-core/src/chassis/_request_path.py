@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from connexion.middleware import MiddlewarePosition
 from connexion.middleware.context import ContextMiddleware
@@ -88,8 +87,7 @@ def slot_of_position(position: MiddlewarePosition) -> str:
     return _POSITION_SLOTS[position]
 
 
-@dataclass
-class Layer:
+class Layer(NamedTuple):
     """One layer placed in a slot."""
 
     factory: Any
@@ -98,7 +96,7 @@ class Layer:
     order: int
     name: str
     owner: str
-    sequence: int = field(default=0, compare=False)
+    sequence: int = 0
 
     def build(self) -> Any:
         return functools.partial(self.factory, **self.options)

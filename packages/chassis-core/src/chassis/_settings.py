@@ -197,7 +197,10 @@ class _ChassisSources(BaseSettings):
 class Settings(_ChassisSources):
     """The kernel's settings. Plugin sections are added at start-up under each plugin's name."""
 
-    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+    # Deferred: an App validates a subclass with its plugin sections, built then (building
+    # this one too would cost every start-up ~1.5 ms); a Settings made by hand is built at
+    # its first use.
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True, defer_build=True)
 
     _dormant_sections: ClassVar[frozenset[str]] = frozenset()
     """Sections of installed plugins that are not loaded: accepted, not validated (only their
@@ -280,7 +283,7 @@ class _Bootstrap(_ChassisSources):
     """Reads only what decides which plugins load; the rest is validated afterwards, so
     that every invalid setting is reported at once."""
 
-    model_config = SettingsConfigDict(extra="allow")
+    model_config = SettingsConfigDict(extra="allow", defer_build=True)
 
     plugins: CommaList | None = None
     disabled_plugins: CommaList = Field(default=[])
