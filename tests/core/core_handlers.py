@@ -146,3 +146,12 @@ class BrokenMiddlewarePlugin:
         from connexion.middleware import MiddlewarePosition
 
         app.add_middleware(_BrokenMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION)
+
+
+def own_path(**path_parameters: Any) -> dict[str, Any]:
+    """An API's own operation on a path a kernel endpoint serves too (/info, /healthz...)."""
+    return {"served_by": "api", "route": chassis.current_context.route, **path_parameters}
+
+
+# Flask names a view after its operation id: one name per path of a spec.
+own_path_2 = own_path_3 = own_path_4 = own_path

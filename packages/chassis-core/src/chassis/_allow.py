@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._spec_paths import spec_paths, template_pattern
+
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
-_PARAMETER = re.compile(r"\{[^}/]+\}")
 
 
 class AllowedMethods:
@@ -25,16 +26,11 @@ class AllowedMethods:
     def _compile(self) -> list[tuple[re.Pattern[str], frozenset[str]]]:
         routes = []
         for api in self._apis():
-            specification = api.specification
-            base = (api.base_path if api.base_path is not None else specification.base_path) or ""
-            for template, item in (specification.raw.get("paths") or {}).items():
+            for template, item in spec_paths(api):
                 methods = {name.upper() for name in item if name.upper() in _METHODS}
                 if "GET" in methods:
                     methods.add("HEAD")
-                # Each {parameter} stands for one path segment.
-                pieces = _PARAMETER.split(base.rstrip("/") + template)
-                pattern = "[^/]+".join(re.escape(piece) for piece in pieces)
-                routes.append((re.compile(pattern + "/?"), frozenset(methods)))
+                routes.append((re.compile(template_pattern(template)), frozenset(methods)))
         return routes
 
     def of(self, path: str, method: str) -> str | None:

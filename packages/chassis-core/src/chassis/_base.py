@@ -25,6 +25,7 @@ from . import _envelope
 from ._errors import register_kernel_handlers
 from ._event_loop import HandlerLoop
 from ._json import KernelJsonifier, compact_jsonifier
+from ._kernel_endpoints import ApiPrecedence
 from ._last_resort import LastResortMiddleware
 from ._lifespan import LifespanMiddleware
 from ._limits import RequestLimitsMiddleware
@@ -46,6 +47,7 @@ from ._responses import ResponseHook, WrappingResolver
 from ._route import RouteMiddleware
 from ._runtime import HookRunner, PluginContext, current_owner, plugin_contexts
 from ._settings import Settings, SettingsError
+from ._spec_paths import spec_paths
 from ._validation import validator_map
 
 logger = logging.getLogger("chassis")
@@ -71,6 +73,7 @@ class BaseApp(AbstractApp):
     management_paths: list[str]
     """Paths served only on the management port, when one is set; plugins add theirs
     (``/metrics``) in ``configure_app``. Exact paths or globs (``chassis.PathPatterns``)."""
+    _api_precedence: ApiPrecedence
 
     def __init__(
         self,
@@ -324,7 +327,10 @@ class BaseApp(AbstractApp):
             if self.plugin_manager.has_plugin("envelope"):
                 kwargs["validator_map"] = _envelope.validator_map(kwargs["validator_map"])
         api = super().add_api(specification, **kwargs)
-        for scheme in self.middleware.apis[-1].specification.security_schemes.values():
+        added = self.middleware.apis[-1]
+        # Its paths win over the kernel endpoints' on the service's port (with a warning).
+        self._api_precedence.add_api(spec_paths(added))
+        for scheme in added.specification.security_schemes.values():
             if scheme.get("type") == "apiKey" and scheme.get("in") == "query":
                 self.redacted_query_parameters.add(str(scheme.get("name", "")).lower())
         return api

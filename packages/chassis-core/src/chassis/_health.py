@@ -20,6 +20,7 @@ from ._paths import app_path
 
 if TYPE_CHECKING:
     from ._base import BaseApp
+    from ._kernel_endpoints import ApiPrecedence
 
 logger = logging.getLogger("chassis.health")
 
@@ -38,9 +39,12 @@ class HealthMiddleware:
         readiness_path: str,
         startup_path: str | None = None,
         groups_path: str | None = None,
+        api_first: ApiPrecedence | None = None,
     ) -> None:
         self.app = app
         self.chassis_app = chassis_app
+        self.api_first = api_first
+        """Says which requests for these paths the API answers (paths its specs declare)."""
         self.probes = {liveness_path: LIVENESS, readiness_path: READINESS}
         if startup_path:
             self.probes[startup_path] = STARTUP
@@ -55,7 +59,8 @@ class HealthMiddleware:
         group = None
         if path is not None and self.groups_prefix and path.startswith(self.groups_prefix):
             group = path[len(self.groups_prefix) :]
-        if probe is None and not listing and not group:
+        mine = probe is not None or listing or bool(group)
+        if not mine or (self.api_first is not None and self.api_first(scope, path or "")):
             await self.app(scope, receive, send)
             return
         if scope["method"] not in ("GET", "HEAD"):

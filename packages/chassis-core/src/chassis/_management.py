@@ -12,6 +12,9 @@ Both are framework-neutral ASGI layers, so they work the same on ``chassis.App``
   ``app.management_paths`` (``/metrics``) are served only to connections made to that port,
   and the API only to the others. The port is read from the server's socket
   (``scope["server"]``), which no client header can change.
+
+A path a spec declares is the API's on the service's port, even where a kernel endpoint would
+answer it (see ``_kernel_endpoints``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from . import _loggers
 from ._health import HealthMiddleware
 from ._info import InfoReport
 from ._json_response import send_json, send_problem
+from ._kernel_endpoints import ApiPrecedence, kernel_endpoints
 from ._paths import app_path
 from ._patterns import PathPatterns
 from ._settings import Settings, SettingsError
@@ -47,10 +51,13 @@ def add_management_layers(app: BaseApp) -> None:
     health = settings.health
     _check_protection(app)
     app.management_paths = []
+    # Filled by add_api: the layers below let the paths the specs declare through to the API.
+    api_first = app._api_precedence = ApiPrecedence(settings)
     app._add_layer(
         HealthMiddleware,
         slot="probes",
         chassis_app=app,
+        api_first=api_first,
         liveness_path=health.liveness_path,
         readiness_path=health.readiness_path,
         startup_path=health.startup_path,
@@ -60,10 +67,21 @@ def add_management_layers(app: BaseApp) -> None:
         # The build-info file is read now: a bad one stops start-up, not the first /info.
         report = InfoReport(app) if settings.info.enabled else None
         app._add_layer(
-            ManagementMiddleware, slot="probes", order=10, chassis_app=app, report=report
+            ManagementMiddleware,
+            slot="probes",
+            order=10,
+            chassis_app=app,
+            report=report,
+            api_first=api_first,
         )
     if settings.management.port is not None:
-        app._add_layer(ManagementPortMiddleware, slot="request", order=100, chassis_app=app)
+        app._add_layer(
+            ManagementPortMiddleware,
+            slot="request",
+            order=100,
+            chassis_app=app,
+            api_first=api_first,
+        )
 
 
 def _check_protection(app: BaseApp) -> None:
@@ -101,26 +119,26 @@ def _validators(app: BaseApp) -> list[Any]:
 
 def kernel_management_paths(settings: Settings) -> tuple[set[str], tuple[str, ...]]:
     """The kernel's own management paths: exact ones, and prefixes (``/health/``)."""
-    health = settings.health
-    exact = {health.liveness_path, health.readiness_path, health.startup_path}
-    prefixes: list[str] = []
-    if health.groups_path:
-        exact.add(health.groups_path.rstrip("/"))
-        prefixes.append(health.groups_path.rstrip("/") + "/")
-    if settings.info.enabled:
-        exact.add(settings.info.path)
-    if settings.loggers.enabled:
-        exact.add(settings.loggers.path.rstrip("/"))
-        prefixes.append(settings.loggers.path.rstrip("/") + "/")
-    return exact, tuple(prefixes)
+    endpoints = kernel_endpoints(settings)
+    exact = {endpoint.path for endpoint in endpoints}
+    prefixes = tuple(f"{endpoint.path}/" for endpoint in endpoints if endpoint.below)
+    return exact, prefixes
 
 
 class ManagementMiddleware:
     """Answers ``/info`` and ``/loggers``; passes every other request on."""
 
-    def __init__(self, app: ASGIApp, *, chassis_app: BaseApp, report: InfoReport | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        chassis_app: BaseApp,
+        report: InfoReport | None,
+        api_first: ApiPrecedence | None = None,
+    ) -> None:
         self.app = app
         self.chassis_app = chassis_app
+        self.api_first = api_first
         settings = chassis_app.settings
         self.report = report
         self.info_path = settings.info.path if report is not None else None
@@ -133,14 +151,18 @@ class ManagementMiddleware:
             await self.app(scope, receive, send)
             return
         path = app_path(scope)
-        if path == self.info_path:
-            await self._info(scope, send)
-        elif self.loggers_path is not None and path == self.loggers_path:
-            await self._loggers(scope, send, None, receive)
-        elif self.loggers_path is not None and path.startswith(self.loggers_prefix):
-            await self._loggers(scope, send, path[len(self.loggers_prefix) :], receive)
-        else:
+        mine = path == self.info_path or (
+            self.loggers_path is not None
+            and (path == self.loggers_path or path.startswith(self.loggers_prefix))
+        )
+        if not mine or (self.api_first is not None and self.api_first(scope, path)):
             await self.app(scope, receive, send)
+        elif path == self.info_path:
+            await self._info(scope, send)
+        elif path == self.loggers_path:
+            await self._loggers(scope, send, None, receive)
+        else:
+            await self._loggers(scope, send, path[len(self.loggers_prefix) :], receive)
 
     async def _info(self, scope: Scope, send: Send) -> None:
         method = scope["method"]
@@ -228,18 +250,28 @@ class ManagementMiddleware:
 class ManagementPortMiddleware:
     """With a management port: management paths only there, the API only elsewhere."""
 
-    def __init__(self, app: ASGIApp, *, chassis_app: BaseApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, chassis_app: BaseApp, api_first: ApiPrecedence | None = None
+    ) -> None:
         self.app = app
         self.chassis_app = chassis_app
         self.port = chassis_app.settings.management.port
+        self.api_first = api_first
         self._matcher: tuple[set[str], tuple[str, ...], PathPatterns] | None = None
 
-    def _is_management(self, path: str) -> bool:
+    def _is_management(self, scope: Scope, path: str) -> bool:
         if self._matcher is None:  # at the first request: plugins have added their paths
             exact, prefixes = kernel_management_paths(self.chassis_app.settings)
             self._matcher = exact, prefixes, PathPatterns(self.chassis_app.management_paths)
         exact, prefixes, added = self._matcher
-        return path in exact or path.startswith(prefixes) or added(path)
+        if added(path):
+            # A plugin's path (/metrics) stays on the management port: the plugin's own layer
+            # would answer it on the service's port in the API's place.
+            return True
+        if not (path in exact or path.startswith(prefixes)):
+            return False
+        # A kernel path a spec declares is the API's on the service's port.
+        return self.api_first is None or not self.api_first(scope, path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -247,7 +279,7 @@ class ManagementPortMiddleware:
             return
         server = scope.get("server") or (None, None)
         on_port = server[1] == self.port
-        if self._is_management(app_path(scope)) == on_port:
+        if self._is_management(scope, app_path(scope)) == on_port:
             await self.app(scope, receive, send)
             return
         detail = (
