@@ -51,6 +51,27 @@ def wait_until_serving(
         time.sleep(0.1)
 
 
+def chassis_env(**settings: str) -> dict[str, str]:
+    """This process's environment without the ``CHASSIS_*`` variables of the test run, plus
+    ``settings``: what a server started by a test sees."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
+    env.update(settings)
+    return env
+
+
+def start_chassis_run(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """``chassis run ARGS`` started as a user starts it (the venv's console script), with its
+    output (stdout and stderr together) readable through ``communicate()``."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("chassis")), "run", *args],
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def run_python(
     code: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

@@ -15,9 +15,11 @@ import httpx
 import pytest
 from chassis._cli import main
 from chassis_test_support import (
+    chassis_env,
     eventually,
     free_port,
     fresh_venv,
+    start_chassis_run,
     user_env,
     wait_until_serving,
 )
@@ -156,15 +158,8 @@ def test_run_serves_an_app(tmp_path, app_class):
         f"app = chassis.{app_class.__name__}(__name__, settings={{'service_name': 'cli-svc'}})\n"
     )
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
-    env["CHASSIS_PLUGINS"] = ""
-    server = subprocess.Popen(
-        [CHASSIS, "run", "cli_service:app", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    server = start_chassis_run(
+        "cli_service:app", "--port", str(port), cwd=tmp_path, env=chassis_env(CHASSIS_PLUGINS="")
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)

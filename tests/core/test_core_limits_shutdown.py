@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-from chassis_test_support import free_port, wait_until_serving
+from chassis_test_support import chassis_env, free_port, start_chassis_run, wait_until_serving
 
 
 def test_declared_body_over_the_limit_is_a_413_problem(make_chassis_app, spec):
@@ -80,16 +76,9 @@ def test_sigterm_turns_readiness_503_drains_and_loses_no_request(tmp_path):
     (tmp_path / "slow_service.py").write_text(SLOW_SERVICE)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
-    env.update(CHASSIS_PLUGINS="", CHASSIS_SHUTDOWN__DRAIN_SECONDS="1.5")
-    chassis_bin = str(Path(sys.executable).with_name("chassis"))
-    server = subprocess.Popen(
-        [chassis_bin, "run", "slow_service:app", "--port", str(port), "--graceful-timeout", "5"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = chassis_env(CHASSIS_PLUGINS="", CHASSIS_SHUTDOWN__DRAIN_SECONDS="1.5")
+    server = start_chassis_run(
+        "slow_service:app", "--port", str(port), "--graceful-timeout", "5", cwd=tmp_path, env=env
     )
     try:
         wait_until_serving(f"{base}/healthz", server)

@@ -89,31 +89,26 @@ def test_swagger_ui_and_readiness_with_the_database(client):
 def test_chassis_run_serves_the_async_factory(tmp_path):
     """The README's second way to run the example: ``chassis run
     directmail.service:create_async_app --factory``, a real server on the async engine."""
-    import os
     import signal
-    import subprocess
-    import sys
     from pathlib import Path
 
     import httpx
-    from chassis_test_support import free_port, wait_until_serving
+    from chassis_test_support import chassis_env, free_port, start_chassis_run, wait_until_serving
 
     root = Path(__file__).parents[2]
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHASSIS_")}
-    env.update(
+    env = chassis_env(
         CHASSIS_CONFIG=str(root / "examples/directmail/chassis.toml"),
         CHASSIS_SQLALCHEMY__URL=f"sqlite:///{tmp_path / 'dm.db'}",
         CHASSIS_LOG_LEVEL="WARNING",
     )
-    chassis = Path(sys.executable).with_name("chassis")
-    server = subprocess.Popen(
-        [chassis, "run", "directmail.service:create_async_app", "--factory", "--port", str(port)],
+    server = start_chassis_run(
+        "directmail.service:create_async_app",
+        "--factory",
+        "--port",
+        str(port),
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/healthz", server)
